@@ -1,0 +1,1 @@
+"""botbill package."""
