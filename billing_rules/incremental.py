@@ -1,0 +1,168 @@
+"""BILLING_RULES §4: the per-conversation state machine the stream runs.
+
+Apply one event at a time, in any order, duplicates included; each applied event recomputes
+R3-R7 over the conversation's open visits (with :mod:`visits`, the batch code) and returns
+the difference to what was emitted before: sessions opened or updated, sessions voided, all
+stamped with a revision that only grows.
+
+Closing and lateness, with event time ``W`` (the stream's watermark):
+
+* a visit closes once ``W > end + T + grace``; its events leave the state, its sessions
+  are final;
+* an event is late when it would join or precede a closed visit (``t <= closed_end + T``),
+  or when the visit it would form is itself already past closing; it is refused, never
+  applied;
+* a state with no open visit is dropped once ``W > closed_end + 2T + grace``: any event
+  that could still touch a closed visit is then old enough to be refused as late without it.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from .events import ConversationEvent, ConversationKey, event_from_mapping, event_to_mapping
+from .sessions import SessionChange, UsageSession
+from .timeutil import format_ms
+from .visits import Visit, bill_visit, sort_key, split_visits
+
+__all__ = [
+    "ConversationState",
+    "Outcome",
+    "Step",
+    "advance",
+    "apply_event",
+    "state_from_dict",
+    "state_to_dict",
+]
+
+Outcome = Literal["applied", "duplicate", "test", "late"]
+NO_WATERMARK = -(2**62)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """What the stream remembers about one conversation."""
+
+    key: ConversationKey
+    events: tuple[ConversationEvent, ...] = ()  # events of open visits, in sort_key order
+    seen_ids: frozenset[str] = frozenset()  # every applied event id, open or closed
+    revision: int = 0  # number of distinct events applied: only grows
+    closed_end: int | None = None  # end of the latest closed visit
+    live: Mapping[tuple[str, str, str, int, int], UsageSession] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The result of one :func:`apply_event`: the new state and what to emit."""
+
+    state: ConversationState
+    outcome: Outcome
+    changes: tuple[SessionChange, ...] = ()
+    reason: str = ""
+
+
+def _open_visits(events: tuple[ConversationEvent, ...], timeout_ms: int) -> list[Visit]:
+    return split_visits(events, timeout_ms)
+
+
+def _close(
+    state: ConversationState, watermark: int, timeout_ms: int, grace_ms: int
+) -> ConversationState:
+    """Drop the visits that are past closing; their sessions are final."""
+    if not state.events:
+        return state
+    visits = _open_visits(state.events, timeout_ms)
+    closing = [v for v in visits if watermark > v.end + timeout_ms + grace_ms]
+    if not closing:
+        return state
+    closed_end = closing[-1].end
+    kept = tuple(e for e in state.events if e.occurred_at > closed_end)
+    live = {k: s for k, s in state.live.items() if s.conversation_session_start > closed_end}
+    return replace(state, events=kept, closed_end=closed_end, live=live)
+
+
+def advance(
+    state: ConversationState, *, watermark: int, timeout_ms: int, grace_ms: int
+) -> ConversationState | None:
+    """Close what event time has passed; ``None`` when the whole state may be forgotten."""
+    state = _close(state, watermark, timeout_ms, grace_ms)
+    if (not state.events and state.closed_end is not None
+            and watermark > state.closed_end + 2 * timeout_ms + grace_ms):
+        return None
+    return state
+
+
+def apply_event(
+    state: ConversationState | None,
+    event: ConversationEvent,
+    *,
+    watermark: int = NO_WATERMARK,
+    timeout_ms: int,
+    grace_ms: int,
+) -> Step:
+    """R1-R7 for one more event of ``state``'s conversation (``None``: a new one)."""
+    if state is None:
+        state = ConversationState(key=event.key)
+    if event.is_test:
+        return Step(state, "test")
+    if event.event_id in state.seen_ids:
+        return Step(state, "duplicate")
+    state = _close(state, watermark, timeout_ms, grace_ms)
+    at = event.occurred_at
+    if state.closed_end is not None and at <= state.closed_end + timeout_ms:
+        return Step(state, "late", reason=(
+            f"occurred at {format_ms(at)}, within the inactivity timeout of a visit that "
+            f"ended at {format_ms(state.closed_end)} and is already closed"))
+    events = list(state.events)
+    insort(events, event, key=sort_key)
+    visits = _open_visits(tuple(events), timeout_ms)
+    own = next(v for v in visits if v.start <= at <= v.end)
+    if watermark > own.end + timeout_ms + grace_ms:
+        return Step(state, "late", reason=(
+            f"occurred at {format_ms(at)}; its visit would end at {format_ms(own.end)}, and "
+            f"event time {format_ms(watermark)} has passed its closing time"))
+    revision = state.revision + 1
+    now: dict[tuple[str, str, str, int, int], UsageSession] = {}
+    for visit in visits:
+        for session in bill_visit(state.key, visit):
+            now[session.identity] = session
+    changes = [SessionChange(s, revision, False) for k, s in now.items()
+               if state.live.get(k) != s]
+    changes += [SessionChange(s, revision, True) for k, s in state.live.items() if k not in now]
+    new_state = replace(state, events=tuple(events), seen_ids=state.seen_ids | {event.event_id},
+                        revision=revision, live=now)
+    return Step(new_state, "applied", tuple(changes))
+
+
+def state_to_dict(state: ConversationState) -> dict[str, Any]:
+    """A JSON-able form for the stream's changelog-backed table."""
+    return {
+        "key": list(state.key),
+        "events": [event_to_mapping(e) for e in state.events],
+        "seen_ids": sorted(state.seen_ids),
+        "revision": state.revision,
+        "closed_end": state.closed_end,
+        "live": [list(_session_values(s)) for s in state.live.values()],
+    }
+
+
+def _session_values(session: UsageSession) -> tuple[Any, ...]:
+    return tuple(getattr(session, name) for name in UsageSession.__slots__)  # type: ignore[attr-defined]
+
+
+def state_from_dict(data: Mapping[str, Any]) -> ConversationState:
+    """The inverse of :func:`state_to_dict`."""
+    events = tuple(event_from_mapping(e) for e in data["events"])
+    live = {s.identity: s for s in (UsageSession(*values) for values in data["live"])}
+    account_id, bot_id, conversation_id = data["key"]
+    return ConversationState(
+        key=(account_id, bot_id, conversation_id),
+        events=events,  # type: ignore[arg-type]
+        seen_ids=frozenset(data["seen_ids"]),
+        revision=int(data["revision"]),
+        closed_end=data["closed_end"],
+        live=live,
+    )
