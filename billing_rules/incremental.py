@@ -34,6 +34,7 @@ __all__ = [
     "Step",
     "advance",
     "apply_event",
+    "snapshot",
     "state_from_dict",
     "state_to_dict",
 ]
@@ -52,6 +53,7 @@ class ConversationState:
     revision: int = 0  # number of distinct events applied: only grows
     closed_end: int | None = None  # end of the latest closed visit
     live: Mapping[tuple[str, str, str, int, int], UsageSession] = field(default_factory=dict)
+    voided: Mapping[tuple[str, str, str, int, int], UsageSession] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,16 @@ def _close(
     closed_end = closing[-1].end
     kept = tuple(e for e in state.events if e.occurred_at > closed_end)
     live = {k: s for k, s in state.live.items() if s.conversation_session_start > closed_end}
-    return replace(state, events=kept, closed_end=closed_end, live=live)
+    voided = {k: s for k, s in state.voided.items() if s.conversation_session_start > closed_end}
+    return replace(state, events=kept, closed_end=closed_end, live=live, voided=voided)
+
+
+def snapshot(state: ConversationState) -> tuple[SessionChange, ...]:
+    """Every open visit's sessions as they stand now, live and voided, at the current
+    revision: re-sent on a redelivery, so that output lost in a crash between the state
+    write and the output write is restored (idempotent for the sink)."""
+    return (*(SessionChange(s, state.revision, False) for s in state.live.values()),
+            *(SessionChange(s, state.revision, True) for s in state.voided.values()))
 
 
 def advance(
@@ -109,7 +120,7 @@ def apply_event(
     if event.is_test:
         return Step(state, "test")
     if event.event_id in state.seen_ids:
-        return Step(state, "duplicate")
+        return Step(state, "duplicate", snapshot(state))
     state = _close(state, watermark, timeout_ms, grace_ms)
     at = event.occurred_at
     if state.closed_end is not None and at <= state.closed_end + timeout_ms:
@@ -131,9 +142,11 @@ def apply_event(
             now[session.identity] = session
     changes = [SessionChange(s, revision, False) for k, s in now.items()
                if state.live.get(k) != s]
-    changes += [SessionChange(s, revision, True) for k, s in state.live.items() if k not in now]
+    gone = {k: s for k, s in state.live.items() if k not in now}
+    changes += [SessionChange(s, revision, True) for s in gone.values()]
+    voided = {k: s for k, s in {**state.voided, **gone}.items() if k not in now}
     new_state = replace(state, events=tuple(events), seen_ids=state.seen_ids | {event.event_id},
-                        revision=revision, live=now)
+                        revision=revision, live=now, voided=voided)
     return Step(new_state, "applied", tuple(changes))
 
 
@@ -146,6 +159,7 @@ def state_to_dict(state: ConversationState) -> dict[str, Any]:
         "revision": state.revision,
         "closed_end": state.closed_end,
         "live": [list(_session_values(s)) for s in state.live.values()],
+        "voided": [list(_session_values(s)) for s in state.voided.values()],
     }
 
 
@@ -157,6 +171,7 @@ def state_from_dict(data: Mapping[str, Any]) -> ConversationState:
     """The inverse of :func:`state_to_dict`."""
     events = tuple(event_from_mapping(e) for e in data["events"])
     live = {s.identity: s for s in (UsageSession(*values) for values in data["live"])}
+    voided = {s.identity: s for s in (UsageSession(*values) for values in data["voided"])}
     account_id, bot_id, conversation_id = data["key"]
     return ConversationState(
         key=(account_id, bot_id, conversation_id),
@@ -165,4 +180,5 @@ def state_from_dict(data: Mapping[str, Any]) -> ConversationState:
         revision=int(data["revision"]),
         closed_end=data["closed_end"],
         live=live,
+        voided=voided,
     )
