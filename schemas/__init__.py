@@ -1,1 +1,19 @@
-"""botbill package."""
+"""Avro schemas of botbill's Kafka topics and files, and the one codec that reads and writes
+them. See ``README.md`` for the wire formats and how to evolve a schema."""
+
+from __future__ import annotations
+
+from ._catalog import event_schema_name, schema_event_type
+from .codec import AvroCodec
+from .container import iter_container_records, write_container
+from .exceptions import SchemaError, SchemaRegistryUnavailable
+
+__all__ = [
+    "AvroCodec",
+    "SchemaError",
+    "SchemaRegistryUnavailable",
+    "event_schema_name",
+    "iter_container_records",
+    "schema_event_type",
+    "write_container",
+]
