@@ -1,0 +1,68 @@
+"""The Kafka topics, in one place: names for the worker and producers, specs for creation.
+
+Every topic has the same partition count (``BOTBILL_PARTITIONS``): the two conversation
+inputs *must* (they are co-partitioned by ``conversation_id``, so one worker holds a
+conversation's state and its handoffs), and one count for all keeps the Faust tables and the
+sink agent simple. Creation settings (partitions, replication, retention) live in
+``streams.topics``; here is only what each topic is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "AGENT_HANDOFFS",
+    "ALERTS_DELIVERED",
+    "ALERT_SESSIONS",
+    "CONVERSATION_TOPICS",
+    "CONVERSATION_TURNS",
+    "DEAD_LETTERS",
+    "INPUT_TOPICS",
+    "LATE_EVENTS",
+    "OUTPUT_TOPICS",
+    "SINK_TOPICS",
+    "TOPIC_SPECS",
+    "USAGE_SESSIONS",
+    "TopicKind",
+    "TopicSpec",
+]
+
+CONVERSATION_TURNS = "conversation-turns"
+AGENT_HANDOFFS = "agent-handoffs"
+ALERTS_DELIVERED = "alerts-delivered"
+USAGE_SESSIONS = "usage-sessions"
+ALERT_SESSIONS = "alert-sessions"
+LATE_EVENTS = "late-events"
+DEAD_LETTERS = "dead-letters"
+
+TopicKind = Literal["input", "output", "audit"]
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """What a topic carries and how it is keyed; ``kind`` selects its retention."""
+
+    name: str
+    key: str
+    kind: TopicKind
+    doc: str
+
+
+TOPIC_SPECS: tuple[TopicSpec, ...] = (
+    TopicSpec(CONVERSATION_TURNS, "conversation_id", "input", "turns, from the bot platform"),
+    TopicSpec(AGENT_HANDOFFS, "conversation_id", "input", "handoffs to and from human agents"),
+    TopicSpec(ALERTS_DELIVERED, "bot_id", "input", "proactive alerts delivered to users"),
+    TopicSpec(USAGE_SESSIONS, "bot_id", "output", "session changes (revision grows, may void)"),
+    TopicSpec(ALERT_SESSIONS, "bot_id", "output", "billed alert sessions"),
+    TopicSpec(LATE_EVENTS, "event_id", "audit", "events for visits already closed"),
+    TopicSpec(DEAD_LETTERS, "topic/partition/offset", "audit", "records that failed decoding"),
+)
+
+#: Co-partitioned by ``conversation_id``: must always have the same partition count.
+CONVERSATION_TOPICS: tuple[str, ...] = (CONVERSATION_TURNS, AGENT_HANDOFFS)
+INPUT_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS if s.kind == "input")
+OUTPUT_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS if s.kind != "input")
+#: Everything the ClickHouse sink reads: raw inputs, sessions, late events, dead letters.
+SINK_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS)
