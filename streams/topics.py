@@ -70,6 +70,7 @@ class TopicSettings:
     bootstrap: str = "127.0.0.1:9092"
     partitions: int = 4
     replication: int = 1
+    connect_timeout_s: float = 10.0
     retention_days: dict[TopicKind, int] = field(
         default_factory=lambda: {kind: days for kind, (_, days) in _RETENTION_ENV.items()}
     )
@@ -113,7 +114,7 @@ class TopicInfo:
 def _admin(settings: TopicSettings) -> AdminClient:
     admin = AdminClient({"bootstrap.servers": settings.bootstrap, "log_level": 0})
     try:
-        admin.list_topics(timeout=10)
+        admin.list_topics(timeout=settings.connect_timeout_s)
     except KafkaException as exc:
         raise TopicError(
             f"cannot reach Kafka at {settings.bootstrap} ({exc.args[0]}); start it with "

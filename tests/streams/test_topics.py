@@ -75,7 +75,7 @@ def test_list_command_exits_zero_when_all_exist(
 
 
 def test_unreachable_kafka_is_reported_with_a_hint() -> None:
-    settings = TopicSettings(bootstrap="127.0.0.1:1")
+    settings = TopicSettings(bootstrap="127.0.0.1:1", connect_timeout_s=1.0)
     with pytest.raises(TopicError, match="botbill stack up"):
         create_topics(settings)
 
