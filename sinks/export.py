@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable
 from datetime import date
@@ -37,23 +38,38 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.day_from and args.day_to and args.day_from > args.day_to:
         parser.error("--from must not be after --to")
+    try:
+        count = _export(args)
+    except SinkError as error:
+        print(f"botbill sessions export: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # e.g. `| head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    if args.output:
+        print(f"{count} sessions -> {args.output}", file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
     client = connect(args.url)
     try:
         sessions = billed_sessions(client, account=args.account, bot=args.bot,
                                    day_from=args.day_from, day_to=args.day_to)
-        if args.output:
-            with open(args.output, "wb") as out:
+        if not args.output:
+            return write_rows(sessions, sys.stdout.buffer)
+        # Finance must never mistake a half-written file for an export: it appears whole.
+        partial = f"{args.output}.partial"
+        try:
+            with open(partial, "wb") as out:
                 count = write_rows(sessions, out)
-        else:
-            count = write_rows(sessions, sys.stdout.buffer)
-    except SinkError as error:
-        print(f"botbill sessions export: {error}", file=sys.stderr)
-        return 1
+            os.replace(partial, args.output)
+        finally:
+            if os.path.exists(partial):
+                os.unlink(partial)
+        return count
     finally:
         client.disconnect()
-    if args.output:
-        print(f"{count} sessions -> {args.output}", file=sys.stderr)
-    return 0
 
 
 def write_rows(sessions: Iterable[UsageSession | AlertSession], out: IO[bytes]) -> int:
@@ -69,6 +85,8 @@ def write_rows(sessions: Iterable[UsageSession | AlertSession], out: IO[bytes]) 
 
 def _day(text: str) -> date:
     try:
+        if len(text) != 10:
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {text!r}") from None

@@ -1,9 +1,8 @@
 """The reads jobs need, deduplicated at query time with ``FINAL``.
 
 ``FINAL`` (not ``argMax``) because it reads the same on ClickHouse 18.16 and current
-versions, and its ``WHERE`` filters the surviving (latest) row, never an older revision.
-It deduplicates within a partition only; the partition keys are chosen so that every
-version of a row shares one (see the migrations).
+versions, and a plain ``WHERE`` after it filters the surviving (latest) row, never an older
+revision. Never ``PREWHERE``: that filters before deduplication.
 """
 
 from __future__ import annotations
@@ -94,14 +93,14 @@ def usage_summary(client: Client, *, account: str | None = None, bot: str | None
     """Billed usage and alert sessions per account, bot and month (``bot_usage_monthly``)."""
     params = {"account": account, "bot": bot}
     sql = ("SELECT account_id, bot_id, month, usage_sessions, alert_sessions "
-           f"FROM bot_usage_monthly WHERE 1 {_filters(params, '')} "
+           f"FROM bot_usage_monthly WHERE 1 {_filters(params)} "
            "ORDER BY account_id, bot_id, month")
     with translated("bot_usage_monthly"):
         rows = client.execute(sql, params)
     return [UsageSummary(*row) for row in rows]
 
 
-def _filters(params: dict[str, Any], day_column: str) -> str:
+def _filters(params: dict[str, Any], day_column: str = "") -> str:
     """``AND ...`` for each filter given; values travel as parameters, never in the text."""
     clauses = []
     if params.get("account") is not None:

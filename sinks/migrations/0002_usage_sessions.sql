@@ -1,9 +1,9 @@
 -- Usage sessions (R6, R7) as the stream emits them: each change is a new row with a higher
 -- revision; the highest revision per session identity is the truth, voided or not.
 -- Partitioned by the month of conversation_session_start, which is part of the identity:
--- every revision of a session lands in the same partition, so FINAL (which deduplicates
--- within a partition only) always sees them together. billing_session_start may move across
--- a month edge between revisions, so it must not choose the partition.
+-- every revision of a session lands in the same partition, where background merges and
+-- OPTIMIZE fold them, and FINAL finds them even when told not to merge across partitions.
+-- billing_session_start may move across a month edge between revisions: never the partition.
 CREATE TABLE IF NOT EXISTS usage_sessions
 (
     account_id                 String,

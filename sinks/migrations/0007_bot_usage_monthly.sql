@@ -1,5 +1,6 @@
 -- Finance: billed sessions per bot and UTC month (month = its first day), from the daily
--- view. The inner renames keep `sum(x) AS x` out: ClickHouse would read x as the alias.
+-- view. The inner renames keep each sum's alias apart from the column it sums (ClickHouse
+-- aliases are visible across the whole query).
 CREATE VIEW IF NOT EXISTS bot_usage_monthly AS
 SELECT
     account_id,
