@@ -1,0 +1,10 @@
+"""Make this folder's helpers importable as ``tests.billing_rules.*`` however pytest runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
