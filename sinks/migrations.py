@@ -33,6 +33,8 @@ ORDER BY version
 
 
 class Migration(NamedTuple):
+    """One migration file: its version, its name and its single statement."""
+
     version: str  # "0001"
     name: str  # "raw_events"
     sql: str
