@@ -46,7 +46,7 @@ class ReplayStats:
 
 
 def _open_input(path: str) -> IO[bytes]:
-    return sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    return sys.stdin.buffer if path == "-" else open(path, "rb")
 
 
 def read_events(path: str, stream: IO[bytes]) -> Iterator[tuple[str, Event | BadRecord]]:

@@ -9,6 +9,7 @@ sink agent simple. Creation settings (partitions, replication, retention) live i
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,6 +23,7 @@ __all__ = [
     "INPUT_TOPICS",
     "LATE_EVENTS",
     "OUTPUT_TOPICS",
+    "PREFIX",
     "SINK_TOPICS",
     "TOPIC_SPECS",
     "USAGE_SESSIONS",
@@ -29,13 +31,16 @@ __all__ = [
     "TopicSpec",
 ]
 
-CONVERSATION_TURNS = "conversation-turns"
-AGENT_HANDOFFS = "agent-handoffs"
-ALERTS_DELIVERED = "alerts-delivered"
-USAGE_SESSIONS = "usage-sessions"
-ALERT_SESSIONS = "alert-sessions"
-LATE_EVENTS = "late-events"
-DEAD_LETTERS = "dead-letters"
+#: ``BOTBILL_TOPIC_PREFIX`` (read once, at import) namespaces every topic: several
+#: pipelines (tests, staging) can share one cluster.
+PREFIX = os.environ.get("BOTBILL_TOPIC_PREFIX", "")
+CONVERSATION_TURNS = PREFIX + "conversation-turns"
+AGENT_HANDOFFS = PREFIX + "agent-handoffs"
+ALERTS_DELIVERED = PREFIX + "alerts-delivered"
+USAGE_SESSIONS = PREFIX + "usage-sessions"
+ALERT_SESSIONS = PREFIX + "alert-sessions"
+LATE_EVENTS = PREFIX + "late-events"
+DEAD_LETTERS = PREFIX + "dead-letters"
 
 TopicKind = Literal["input", "output", "audit"]
 

@@ -1,0 +1,180 @@
+"""``botbill demo``: the main job, end to end on generated traffic.
+
+Starts the local stack, migrates ClickHouse, creates the topics, starts a worker, sends
+generated traffic (paced, event time running ``--speedup`` times faster than the clock),
+waits until the worker has written everything, then prints per bot the usage and alert
+sessions read from ClickHouse next to ``replay`` over the same events. They must agree;
+the exit code says whether they did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+from billing_rules.batch import BatchBiller
+from billing_rules.sessions import AlertSession, UsageSession
+
+__all__ = ["main"]
+
+Totals = Counter[tuple[str, str, str]]
+
+
+def _say(text: str) -> None:
+    print(f"[demo] {text}", file=sys.stderr, flush=True)
+
+
+def _totals(sessions: list[UsageSession | AlertSession]) -> Totals:
+    totals: Totals = Counter()
+    for s in sessions:
+        kind = "alert" if isinstance(s, AlertSession) else "usage"
+        totals[s.account_id, s.bot_id, kind] += 1
+    return totals
+
+
+def _replay(path: Path) -> list[UsageSession | AlertSession]:
+    from .replay import replay
+
+    return list(replay([str(path)], BatchBiller()))
+
+
+def _clickhouse(url: str, prefix: str) -> list[UsageSession | AlertSession]:
+    from sinks.connection import connect
+    from sinks.queries import billed_sessions
+
+    client = connect(url)
+    try:
+        return [s for s in billed_sessions(client) if s.account_id.startswith(prefix)]
+    finally:
+        client.disconnect()
+
+
+def _health(port: int) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+            return response.read().decode()
+    except OSError as error:
+        return str(error)
+
+
+def _wait_until_written(url: str, prefix: str, expected: Totals, timeout: float,
+                        worker: subprocess.Popen[bytes], log: Path) -> list:
+    """Poll ClickHouse until it holds what replay billed, or stops changing for a while."""
+    deadline = time.monotonic() + timeout
+    previous: Totals | None = None
+    stable_since = time.monotonic()
+    while True:
+        _check_alive(worker, log)
+        sessions = _clickhouse(url, prefix)
+        totals = _totals(sessions)
+        if totals == expected:
+            return sessions
+        if totals != previous:
+            previous, stable_since = totals, time.monotonic()
+        elif time.monotonic() - stable_since > 60 or time.monotonic() > deadline:
+            return sessions
+        time.sleep(2)
+
+
+def _check_alive(worker: subprocess.Popen[bytes], log: Path) -> None:
+    if worker.poll() is not None:
+        tail = log.read_text(errors="replace").splitlines()[-20:]
+        raise SystemExit("[demo] the worker stopped (exit code "
+                         f"{worker.returncode}); last lines of {log}:\n" + "\n".join(tail))
+
+
+def _table(clickhouse: Totals, replayed: Totals) -> tuple[str, bool]:
+    keys = sorted({(a, b) for a, b, _ in clickhouse} | {(a, b) for a, b, _ in replayed})
+    header = ("account", "bot", "usage (ClickHouse)", "usage (replay)", "alerts (ClickHouse)",
+              "alerts (replay)", "")
+    rows = [header]
+    agree = True
+    for account, bot in keys:
+        cells = [clickhouse[account, bot, "usage"], replayed[account, bot, "usage"],
+                 clickhouse[account, bot, "alert"], replayed[account, bot, "alert"]]
+        same = cells[0] == cells[1] and cells[2] == cells[3]
+        agree &= same
+        rows.append((account, bot, *map(str, cells), "ok" if same else "DIFFERENT"))
+    rows.append(("total", "", *(str(sum(r[i] for r in [
+        [clickhouse[a, b, "usage"], replayed[a, b, "usage"], clickhouse[a, b, "alert"],
+         replayed[a, b, "alert"]] for a, b in keys])) for i in range(4)),
+        "ok" if agree else "DIFFERENT"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    text = "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+                     for r in rows)
+    return text, agree
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="botbill demo", description=__doc__)
+    parser.add_argument("--rate", type=float, default=1500, help="events per second")
+    parser.add_argument("--duration", type=float, default=20, help="seconds of traffic")
+    parser.add_argument("--speedup", type=float, default=120,
+                        help="event time runs this much faster than the clock")
+    parser.add_argument("--keep-running", action="store_true",
+                        help="leave the worker running afterwards (metrics stay up)")
+    args = parser.parse_args(argv)
+
+    from deploy import stack
+    from sinks.connection import connect
+    from sinks.migrations import migrate
+
+    from .settings import WorkerSettings
+    from .topics import create_topics
+
+    _say("starting Kafka and ClickHouse on 127.0.0.1 (first run downloads and installs)")
+    stack.up()
+    settings = WorkerSettings.from_env()
+    client = connect(settings.clickhouse_url, create_database=True)
+    applied = migrate(client)
+    client.disconnect()
+    _say(f"ClickHouse schema: {', '.join(applied) if applied else 'up to date'}")
+    create_topics()
+    _say("topics ready")
+    run = time.strftime("run%Y%m%d%H%M%S-")
+    home = Path(os.environ.get("BOTBILL_HOME", ".botbill"))
+    home.mkdir(parents=True, exist_ok=True)
+    worker_log = home / "demo-worker.log"
+    with open(worker_log, "ab") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
+                                  stdout=log, stderr=subprocess.STDOUT)
+    _say(f"worker started (pid {worker.pid}, log {worker_log}); metrics on "
+         f"http://127.0.0.1:{settings.metrics_port}/metrics")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            events = Path(tmp) / "events.jsonl"
+            _say(f"sending ~{int(args.rate * args.duration)} generated events over "
+                 f"{args.duration:.0f}s (accounts {run}acct-*)")
+            _check_alive(worker, worker_log)
+            subprocess.run([sys.executable, "-m", "streams.cli", "produce",
+                            "--rate", str(args.rate), "--duration", str(args.duration),
+                            "--speedup", str(args.speedup), "--account-prefix", run,
+                            "--save", str(events)], check=True)
+            replayed = _replay(events)
+        expected = _totals(replayed)
+        _say("waiting for the worker to write everything to ClickHouse")
+        written = _wait_until_written(settings.clickhouse_url, run, expected, 600, worker,
+                                      worker_log)
+        text, agree = _table(_totals(written), expected)
+        print(f"\nBilled sessions per bot, streaming (ClickHouse) next to replay "
+              f"(same events):\n\n{text}\n")
+        print(f"worker health: {_health(settings.metrics_port)}")
+        print(f"metrics: http://127.0.0.1:{settings.metrics_port}/metrics "
+              f"(health: /health; stack: `botbill stack status`)")
+        print("ClickHouse and replay AGREE" if agree else "ClickHouse and replay DISAGREE")
+        return 0 if agree else 1
+    finally:
+        if not args.keep_running:
+            worker.terminate()
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()

@@ -1,0 +1,218 @@
+"""What the agents do with one message, without Faust: decode, call ``billing_rules``, and
+say what to store and what to send. The agents in :mod:`streams.app` only move bytes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from billing_rules.events import (
+    AgentHandoff,
+    AlertDelivered,
+    ConversationTurn,
+    Event,
+    event_from_mapping,
+    event_to_mapping,
+)
+from billing_rules.exceptions import BotbillError
+from billing_rules.incremental import (
+    ConversationState,
+    Step,
+    advance,
+    apply_event,
+    state_from_dict,
+    state_to_dict,
+)
+from billing_rules.sessions import SessionChange
+from schemas import SchemaError
+from schemas.codec import AvroCodec
+
+from . import topic_names as topics
+from .metrics import Metrics
+from .settings import WorkerSettings
+
+__all__ = [
+    "AlertHandler",
+    "ConversationHandler",
+    "Outgoing",
+    "dead_letter",
+    "decode_input",
+]
+
+OCCURRED_AT_HEADER = "botbill-occurred-at"
+StoredState = dict[str, Any]  # a ConversationState as the table keeps it (JSON)
+_EXPECTED_TYPE = {
+    topics.CONVERSATION_TURNS: "conversation_turn",
+    topics.AGENT_HANDOFFS: "agent_handoff",
+    topics.ALERTS_DELIVERED: "alert_delivered",
+}
+_SCHEMA_OF_TYPE = {"conversation_turn": "ConversationTurn", "agent_handoff": "AgentHandoff",
+                   "alert_delivered": "AlertDelivered"}
+
+
+class InvalidMessage(BotbillError):
+    """A message on an input topic that cannot be decoded or validated."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def decode_input(codec: AvroCodec, topic: str, value: bytes | None) -> Event:
+    """Bytes of an input topic -> a validated event; :class:`InvalidMessage` says why not."""
+    expected = _EXPECTED_TYPE[topic]
+    if not value:
+        raise InvalidMessage("empty message value")
+    try:
+        schema_name, record = codec.decode(value)
+    except SchemaError as error:
+        raise InvalidMessage(str(error)) from None
+    if schema_name != _SCHEMA_OF_TYPE[expected]:
+        raise InvalidMessage(f"topic {topic!r} carries {_SCHEMA_OF_TYPE[expected]}, "
+                             f"got a {schema_name} record")
+    try:
+        return event_from_mapping(record, expected)
+    except BotbillError as error:
+        raise InvalidMessage(str(error)) from None
+
+
+def dead_letter(codec: AvroCodec, topic: str, partition: int, offset: int, key: bytes | None,
+                value: bytes | None, error: str, now_ms: int) -> Outgoing:
+    record = {"source_topic": topic, "source_partition": partition, "source_offset": offset,
+              "key": key, "value": value or b"", "error": error, "failed_at": now_ms}
+    return Outgoing(topics.DEAD_LETTERS, f"{topic}/{partition}/{offset}".encode(),
+                    codec.encode("DeadLetter", record, topic=topics.DEAD_LETTERS))
+
+
+def late_event(codec: AvroCodec, event: Event, reason: str, watermark: int) -> Outgoing:
+    payload = orjson.dumps(event_to_mapping(event)).decode()
+    record = {"event_type": event.type, "event_id": event.event_id,
+              "account_id": event.account_id, "bot_id": event.bot_id,
+              "conversation_id": getattr(event, "conversation_id", None),
+              "occurred_at": event.occurred_at, "reason": reason, "watermark": watermark,
+              "payload": payload}
+    return Outgoing(topics.LATE_EVENTS, event.event_id.encode(),
+                    codec.encode("LateEvent", record, topic=topics.LATE_EVENTS))
+
+
+def _usage_change(codec: AvroCodec, change: SessionChange, occurred_at: int) -> Outgoing:
+    s = change.session
+    record = {name: getattr(s, name) for name in s.__slots__}
+    record["revision"] = change.revision
+    record["voided"] = change.voided
+    return Outgoing(topics.USAGE_SESSIONS, s.bot_id.encode(),
+                    codec.encode("UsageSessionChange", record, topic=topics.USAGE_SESSIONS),
+                    ((OCCURRED_AT_HEADER, str(occurred_at).encode()),))
+
+
+def conversation_table_key(event: ConversationTurn | AgentHandoff) -> str:
+    return "\x1f".join(event.key)
+
+
+@dataclass
+class ConversationHandler:
+    """The sessionizer's work for one message of ``conversation-turns``/``agent-handoffs``."""
+
+    codec: AvroCodec
+    settings: WorkerSettings
+    metrics: Metrics
+
+    def handle(self, event: ConversationTurn | AgentHandoff, state: StoredState | None,
+               watermark: int, topic: str) -> tuple[StoredState | None, list[Outgoing]]:
+        """Returns the new stored state (``None``: unchanged) and what to send."""
+        previous = load_state(state)
+        step: Step = apply_event(previous, event, watermark=watermark,
+                                 timeout_ms=self.settings.policy.timeout_ms(event.bot_id),
+                                 grace_ms=self.settings.grace_ms)
+        out = [_usage_change(self.codec, c, event.occurred_at) for c in step.changes]
+        if step.outcome == "late":
+            self.metrics.late_events.labels(topic).inc()
+            out.append(late_event(self.codec, event, step.reason, watermark))
+            return None, out
+        if step.outcome == "duplicate":
+            self.metrics.duplicate_events.labels(topic).inc()
+            return None, out
+        if step.outcome == "test":
+            self.metrics.test_events.labels(topic).inc()
+            return None, out
+        voided = sum(c.voided for c in step.changes)
+        self.metrics.sessions_voided.inc(voided)
+        self.metrics.sessions_opened.inc(len(step.changes) - voided)
+        return dump_state(step.state), out
+
+    def sweep(self, state: StoredState, bot_id: str,
+              watermark: int) -> tuple[bool, StoredState | None]:
+        """Close what event time has passed: ``(delete, new state or None if unchanged)``."""
+        current = load_state(state)
+        assert current is not None
+        after = advance(current, watermark=watermark,
+                        timeout_ms=self.settings.policy.timeout_ms(bot_id),
+                        grace_ms=self.settings.grace_ms)
+        if after is None:
+            return True, None
+        return False, (dump_state(after) if after != current else None)
+
+    def deadline(self, state: StoredState, bot_id: str) -> int:
+        """Event time after which :meth:`sweep` may change this state."""
+        current = load_state(state)
+        assert current is not None
+        timeout = self.settings.policy.timeout_ms(bot_id)
+        if current.events:
+            return current.events[-1].occurred_at + timeout + self.settings.grace_ms
+        closed_end = current.closed_end if current.closed_end is not None else 0
+        return closed_end + 2 * timeout + self.settings.grace_ms
+
+
+def load_state(data: StoredState | None) -> ConversationState | None:
+    return state_from_dict(data) if data else None
+
+
+def dump_state(state: ConversationState) -> StoredState:
+    return state_to_dict(state)
+
+
+@dataclass
+class AlertHandler:
+    """R8 with R1/R2: one alert session per distinct delivered alert."""
+
+    codec: AvroCodec
+    settings: WorkerSettings
+    metrics: Metrics
+    topic: str = topics.ALERTS_DELIVERED
+
+    def handle(self, event: AlertDelivered, seen: bool,
+               watermark: int) -> tuple[bool, list[Outgoing]]:
+        """``(remember this id, what to send)``."""
+        if event.is_test:
+            self.metrics.test_events.labels(self.topic).inc()
+            return False, []
+        if seen:
+            self.metrics.duplicate_events.labels(self.topic).inc()
+            return False, []
+        if event.occurred_at + self.settings.alert_dedup_retention_ms < watermark:
+            self.metrics.late_events.labels(self.topic).inc()
+            reason = ("older than the alert de-duplication window "
+                      f"({self.settings.alert_dedup_retention_ms // 3_600_000} h of event time)")
+            return False, [late_event(self.codec, event, reason, watermark)]
+        self.metrics.alert_sessions.inc()
+        record = {"account_id": event.account_id, "bot_id": event.bot_id,
+                  "event_id": event.event_id, "delivered_at": event.occurred_at}
+        return True, [Outgoing(topics.ALERT_SESSIONS, event.bot_id.encode(),
+                               self.codec.encode("AlertSession", record,
+                                                 topic=topics.ALERT_SESSIONS),
+                               ((OCCURRED_AT_HEADER, str(event.occurred_at).encode()),))]
+
+
+def alert_table_key(event: AlertDelivered) -> str:
+    return "\x1f".join((event.account_id, event.bot_id, event.event_id))
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
