@@ -24,7 +24,6 @@ __all__ = ["DEFAULT_MAX_DISORDER_MS", "BatchBiller", "BatchCounters", "Billed"]
 
 DEFAULT_MAX_DISORDER_MS = 35 * 24 * 3600 * 1000  # one billing month and some margin
 Billed = UsageSession | AlertSession
-_AlertKey = tuple[str, str, str]
 
 
 @dataclass(slots=True)
@@ -53,7 +52,7 @@ class BatchBiller:
         self.watermark: int | None = None
         self._open: dict[ConversationKey, _Conversation] = {}
         self._closed_end: dict[ConversationKey, int] = {}
-        self._alerts_seen: dict[_AlertKey, int] = {}
+        self._seen_ids: set[str] = set()  # R1 across all events, within the horizon
         self._deadlines: list[tuple[int, int, tuple[str, ...]]] = []  # (when, kind, key)
 
     @property
@@ -67,11 +66,20 @@ class BatchBiller:
             self.counters.test_events += 1
             return []
         at = event.occurred_at
+        if event.event_id in self._seen_ids:
+            self.counters.duplicates += 1
+            return []
+        timeout = 0 if isinstance(event, AlertDelivered) else self.policy.timeout_ms(event.bot_id)
         if isinstance(event, AlertDelivered):
             billed: list[Billed] = self._add_alert(event)
         else:
             self._add_turn_or_handoff(event)
             billed = []
+        # Remember the id well past the event's own horizon, so that a redelivery stamped
+        # with another time is still recognised; an older copy is refused as too old.
+        self._seen_ids.add(event.event_id)
+        forget_at = at + 2 * (timeout + self.max_disorder_ms)
+        heapq.heappush(self._deadlines, (forget_at, 3, (event.event_id,)))
         if self.watermark is None or at > self.watermark:
             self.watermark = at
             billed.extend(self._expire())
@@ -85,13 +93,7 @@ class BatchBiller:
                 event.event_id)
 
     def _add_alert(self, event: AlertDelivered) -> list[Billed]:
-        key = (event.account_id, event.bot_id, event.event_id)
-        if key in self._alerts_seen:
-            self.counters.duplicates += 1
-            return []
         self._too_old(event, self.max_disorder_ms)
-        self._alerts_seen[key] = event.occurred_at
-        heapq.heappush(self._deadlines, (event.occurred_at + self.max_disorder_ms, 2, key))
         self.counters.alert_sessions += 1
         return [AlertSession(event.account_id, event.bot_id, event.event_id, event.occurred_at)]
 
@@ -99,9 +101,6 @@ class BatchBiller:
         key = event.key
         timeout = self.policy.timeout_ms(event.bot_id)
         conversation = self._open.get(key)
-        if conversation is not None and event.event_id in conversation.events:
-            self.counters.duplicates += 1
-            return
         closed_end = self._closed_end.get(key)
         if closed_end is not None and event.occurred_at <= closed_end + timeout:
             raise LateEvent(
@@ -129,7 +128,7 @@ class BatchBiller:
             elif kind == 1:
                 self._closed_end.pop(key, None)  # type: ignore[call-overload]
             else:
-                self._alerts_seen.pop(key, None)  # type: ignore[call-overload]
+                self._seen_ids.discard(key[0])
         billed.sort(key=row_sort_key)
         return billed
 

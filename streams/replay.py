@@ -54,14 +54,20 @@ def read_events(path: str, stream: IO[bytes]) -> Iterator[tuple[str, Event | Bad
     name = "<stdin>" if path == "-" else path
     head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
     if head == _AVRO_MAGIC:
+        from schemas import SchemaError
         from schemas.container import iter_container_records
 
-        for number, record in enumerate(iter_container_records(stream), start=1):
-            where = f"{name}:record {number}"
-            try:
-                yield where, event_from_mapping(record)
-            except InvalidEvent as error:
-                yield where, BadRecord(where, error.args[0])
+        number = 0
+        try:
+            for number, record in enumerate(iter_container_records(stream), start=1):
+                where = f"{name}:record {number}"
+                try:
+                    yield where, event_from_mapping(record)
+                except InvalidEvent as error:
+                    yield where, BadRecord(where, error.args[0])
+        except SchemaError as error:  # the rest of a corrupt container cannot be read
+            where = f"{name}:record {number + 1}"
+            yield where, BadRecord(where, f"{error} (the rest of this file is unreadable)")
         return
     for number, line in enumerate(stream, start=1):
         where = f"{name}:{number}"
