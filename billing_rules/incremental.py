@@ -164,7 +164,7 @@ def state_to_dict(state: ConversationState) -> dict[str, Any]:
 
 
 def _session_values(session: UsageSession) -> tuple[Any, ...]:
-    return tuple(getattr(session, name) for name in UsageSession.__slots__)  # type: ignore[attr-defined]
+    return tuple(getattr(session, name) for name in UsageSession.__slots__)
 
 
 def state_from_dict(data: Mapping[str, Any]) -> ConversationState:

@@ -7,7 +7,7 @@ revision. Never ``PREWHERE``: that filters before deduplication.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -18,7 +18,7 @@ from billing_rules.sessions import AlertSession, UsageSession
 from ._driver import translated
 from ._tables import EVENT_COLUMNS, USAGE_COLUMNS, event_mapping
 
-__all__ = ["UsageSummary", "billed_sessions", "raw_events", "usage_summary"]
+__all__ = ["UsageSummary", "billed_sessions", "raw_events", "usage_revisions", "usage_summary"]
 
 _BLOCK = {"max_block_size": 10_000}
 
@@ -86,6 +86,23 @@ def raw_events(client: Client, *, start_ms: int, end_ms: int) -> Iterator[dict[s
         for row in client.execute_iter(sql, {"start": start_ms, "end": end_ms},
                                        settings=_BLOCK):
             yield event_mapping(row[0], row[1:])
+
+
+def usage_revisions(client: Client, conversation_ids: Iterable[str],
+                    ) -> dict[tuple[str, str, str, int, int], int]:
+    """The highest revision stored per usage-session identity, for these conversations
+    (reconciliation writes one above it)."""
+    ids = sorted(set(conversation_ids))
+    if not ids:
+        return {}
+    sql = ("SELECT account_id, bot_id, conversation_id, conversation_session_start, "
+           "session_index, max(revision) FROM usage_sessions "
+           "WHERE conversation_id IN %(ids)s "
+           "GROUP BY account_id, bot_id, conversation_id, conversation_session_start, "
+           "session_index")
+    with translated("usage_sessions"):
+        rows = client.execute(sql, {"ids": tuple(ids)})
+    return {(a, b, c, int(start), int(index)): int(rev) for a, b, c, start, index, rev in rows}
 
 
 def usage_summary(client: Client, *, account: str | None = None, bot: str | None = None,

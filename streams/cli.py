@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "topics": ("streams.topics", "create the Kafka topics"),
     "db": ("sinks.cli", "ClickHouse schema: `botbill db migrate`"),
     "sessions": ("sinks.export", "finance export: `botbill sessions export`"),
+    "reconcile": ("streams.reconcile", "re-bill archived events, report/repair differences"),
     "worker": ("streams.worker", "run the Faust worker (sessionizer, alerts, sink)"),
     "produce": ("streams.produce", "send an event file, or generated traffic, to Kafka"),
 }

@@ -1,0 +1,117 @@
+"""``botbill reconcile --from DAY --to DAY [--repair]``: re-run the rules over the raw events
+archived in ClickHouse and compare with the billed sessions stored there (BILLING_RULES §4).
+
+Reports every difference as JSON Lines (``"difference": "missing" | "extra"`` plus the
+session's §3 row); ``--repair`` writes the corrections (revision one above the stored one),
+after which a second run finds nothing. Reconcile periods whose visits have closed (older
+than ``T + grace``): an open visit is still the stream's to change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, date, datetime, timedelta
+from typing import IO
+
+import orjson
+
+from billing_rules.batch import BatchBiller
+from billing_rules.events import event_from_mapping
+from billing_rules.exceptions import BotbillError
+from billing_rules.reconcile import compare, corrections
+from billing_rules.sessions import AlertSession, UsageSession, to_row
+from billing_rules.settings import TimeoutPolicy
+from billing_rules.timeutil import parse_duration_ms
+
+__all__ = ["main", "reconcile"]
+
+Billed = UsageSession | AlertSession
+
+
+def _day_ms(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+
+
+def _billing_day_ms(session: Billed) -> int:
+    at = session.delivered_at if isinstance(session, AlertSession) \
+        else session.billing_session_start
+    return at
+
+
+def expected_sessions(client: object, policy: TimeoutPolicy, day_from: date, day_to: date,
+                      margin_ms: int, account: str | None, bot: str | None) -> list[Billed]:
+    """What the rules bill, from the archived events around the period."""
+    from sinks.queries import raw_events
+
+    start, end = _day_ms(day_from), _day_ms(day_to + timedelta(days=1))
+    biller = BatchBiller(policy, max_disorder_ms=60_000)  # the archive comes back in order
+    billed: list[Billed] = []
+    for record in raw_events(client, start_ms=start - margin_ms,  # type: ignore[arg-type]
+                             end_ms=end + margin_ms):
+        billed.extend(biller.add(event_from_mapping(record)))
+    billed.extend(biller.finish())
+    return [s for s in billed if start <= _billing_day_ms(s) < end
+            and (account is None or s.account_id == account)
+            and (bot is None or s.bot_id == bot)]
+
+
+def reconcile(url: str, day_from: date, day_to: date, *, policy: TimeoutPolicy,
+              margin_ms: int, account: str | None = None, bot: str | None = None,
+              repair: bool = False, out: IO[bytes] = sys.stdout.buffer) -> int:
+    """Returns the number of differences found (before any repair)."""
+    from sinks.clickhouse import ClickHouseStore
+    from sinks.connection import connect
+    from sinks.queries import billed_sessions, usage_revisions
+    from sinks.store import SinkBatch
+
+    client = connect(url)
+    try:
+        expected = expected_sessions(client, policy, day_from, day_to, margin_ms, account, bot)
+        actual = list(billed_sessions(client, account=account, bot=bot,
+                                      day_from=day_from, day_to=day_to))
+        difference = compare(expected, actual)
+        for kind, sessions in (("missing", difference.missing), ("extra", difference.extra)):
+            for session in sessions:
+                out.write(orjson.dumps({"difference": kind, **to_row(session)},
+                                       option=orjson.OPT_SORT_KEYS) + b"\n")
+        if repair and not difference.empty:
+            conversations = [s.conversation_id for s in (*difference.missing, *difference.extra)
+                             if isinstance(s, UsageSession)]
+            changes, alerts = corrections(difference, usage_revisions(client, conversations))
+            with ClickHouseStore(url) as store:
+                store.write_batch(SinkBatch(usage_changes=changes, alert_sessions=alerts))
+    finally:
+        client.disconnect()
+    return len(difference.missing) + len(difference.extra)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="botbill reconcile", description=__doc__)
+    parser.add_argument("--from", dest="day_from", required=True, type=date.fromisoformat)
+    parser.add_argument("--to", dest="day_to", required=True, type=date.fromisoformat)
+    parser.add_argument("--account")
+    parser.add_argument("--bot")
+    parser.add_argument("--repair", action="store_true", help="write the corrections")
+    parser.add_argument("--timeout", default=os.environ.get("BOTBILL_TIMEOUT", "15m"))
+    parser.add_argument("--bot-timeout", action="append", default=[], metavar="BOT=DURATION")
+    parser.add_argument("--margin", default="2d",
+                        help="archived events read before and after the period (default 2d)")
+    parser.add_argument("--url", default=os.environ.get("BOTBILL_CLICKHOUSE_URL"))
+    args = parser.parse_args(argv)
+    try:
+        from .replay import _parse_bot_timeouts
+
+        policy = TimeoutPolicy(parse_duration_ms(args.timeout),
+                               _parse_bot_timeouts(args.bot_timeout))
+        found = reconcile(args.url, args.day_from, args.day_to, policy=policy,
+                          margin_ms=parse_duration_ms(args.margin), account=args.account,
+                          bot=args.bot, repair=args.repair)
+    except (BotbillError, ValueError) as error:
+        print(f"botbill reconcile: {error}", file=sys.stderr)
+        return 2
+    verb = "repaired" if args.repair else "found"
+    print(f"botbill reconcile: {found} difference(s) {verb} for {args.day_from}..{args.day_to}",
+          file=sys.stderr)
+    return 0 if found == 0 or args.repair else 1
