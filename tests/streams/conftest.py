@@ -93,11 +93,6 @@ def encode_event(codec: AvroCodec, event: Event) -> bytes:
     return codec.encode(SCHEMA_OF[event.type], record, topic=TOPIC_OF[event.type])
 
 
-@pytest.fixture
-def encode(codec: AvroCodec) -> Callable[[Event], bytes]:
-    return lambda event: encode_event(codec, event)
-
-
 @dataclass
 class FakeMessage:
     """The slice of ``faust.types.Message`` the sink uses, counting pins."""
