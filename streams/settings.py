@@ -27,21 +27,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from billing_rules.settings import TimeoutPolicy
+from billing_rules.settings import InvalidSetting, TimeoutPolicy
 from billing_rules.timeutil import parse_duration_ms
 
 __all__ = ["WorkerSettings"]
-
-
-def _bot_timeouts(text: str) -> dict[str, int]:
-    pairs = [p.strip() for p in text.split(",") if p.strip()]
-    result: dict[str, int] = {}
-    for pair in pairs:
-        bot_id, sep, duration = pair.partition("=")
-        if not sep:
-            raise ValueError(f"BOTBILL_BOT_TIMEOUTS takes bot=duration pairs, got {pair!r}")
-        result[bot_id.strip()] = parse_duration_ms(duration)
-    return result
 
 
 @dataclass(frozen=True)
@@ -65,25 +54,62 @@ class WorkerSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
+        """Read the settings; a bad value raises :class:`InvalidSetting` naming the variable."""
         env = os.environ if env is None else env
-        get = env.get
+        read = _Reader(env)
         return cls(
-            bootstrap=get("BOTBILL_KAFKA_BOOTSTRAP", cls.bootstrap),
-            clickhouse_url=get("BOTBILL_CLICKHOUSE_URL", cls.clickhouse_url),
-            registry_url=get("BOTBILL_SCHEMA_REGISTRY_URL") or None,
-            app_id=get("BOTBILL_APP_ID", cls.app_id),
-            store=get("BOTBILL_STORE", cls.store),
-            policy=TimeoutPolicy(parse_duration_ms(get("BOTBILL_TIMEOUT", "15m")),
-                                 _bot_timeouts(get("BOTBILL_BOT_TIMEOUTS", ""))),
-            grace_ms=parse_duration_ms(get("BOTBILL_GRACE", "5m")),
-            idle_seconds=parse_duration_ms(get("BOTBILL_IDLE_INPUT", "30s")) / 1000,
-            max_skew_ms=parse_duration_ms(get("BOTBILL_MAX_CLOCK_SKEW", "5m")),
-            alert_dedup_retention_ms=parse_duration_ms(
-                get("BOTBILL_ALERT_DEDUP_RETENTION", "7d")),
-            sink_batch=int(get("BOTBILL_SINK_BATCH", str(cls.sink_batch))),
-            sink_within=parse_duration_ms(get("BOTBILL_SINK_WITHIN", "1s")) / 1000,
-            stall_seconds=parse_duration_ms(get("BOTBILL_STALL", "60s")) / 1000,
-            metrics_port=int(get("BOTBILL_METRICS_PORT", str(cls.metrics_port))),
-            partitions=int(get("BOTBILL_PARTITIONS", str(cls.partitions))),
-            datadir=os.path.join(get("BOTBILL_HOME", ".botbill"), "worker"),
+            bootstrap=env.get("BOTBILL_KAFKA_BOOTSTRAP", cls.bootstrap),
+            clickhouse_url=env.get("BOTBILL_CLICKHOUSE_URL", cls.clickhouse_url),
+            registry_url=env.get("BOTBILL_SCHEMA_REGISTRY_URL") or None,
+            app_id=env.get("BOTBILL_APP_ID", cls.app_id),
+            store=env.get("BOTBILL_STORE", cls.store),
+            policy=read.policy(),
+            grace_ms=read.duration("BOTBILL_GRACE", "5m"),
+            idle_seconds=read.duration("BOTBILL_IDLE_INPUT", "30s") / 1000,
+            max_skew_ms=read.duration("BOTBILL_MAX_CLOCK_SKEW", "5m"),
+            alert_dedup_retention_ms=read.duration("BOTBILL_ALERT_DEDUP_RETENTION", "7d"),
+            sink_batch=read.positive_int("BOTBILL_SINK_BATCH", cls.sink_batch),
+            sink_within=read.duration("BOTBILL_SINK_WITHIN", "1s") / 1000,
+            stall_seconds=read.duration("BOTBILL_STALL", "60s") / 1000,
+            metrics_port=read.positive_int("BOTBILL_METRICS_PORT", cls.metrics_port),
+            partitions=read.positive_int("BOTBILL_PARTITIONS", cls.partitions),
+            datadir=os.path.join(env.get("BOTBILL_HOME", ".botbill"), "worker"),
         )
+
+
+class _Reader:
+    """Parses one environment variable at a time, naming it in every error."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def duration(self, name: str, default: str) -> int:
+        text = self.env.get(name, default)
+        try:
+            return parse_duration_ms(text)
+        except ValueError as error:
+            raise InvalidSetting(f"{name}: {error}") from None
+
+    def positive_int(self, name: str, default: int) -> int:
+        text = self.env.get(name, str(default))
+        if not text.strip().isdigit() or int(text) < 1:
+            raise InvalidSetting(f"{name} must be a whole number >= 1, got {text!r}")
+        return int(text)
+
+    def policy(self) -> TimeoutPolicy:
+        default = self.duration("BOTBILL_TIMEOUT", "15m")
+        text = self.env.get("BOTBILL_BOT_TIMEOUTS", "")
+        per_bot: dict[str, int] = {}
+        for pair in (p.strip() for p in text.split(",") if p.strip()):
+            bot_id, sep, duration = pair.partition("=")
+            if not sep or not bot_id.strip():
+                raise InvalidSetting(
+                    f"BOTBILL_BOT_TIMEOUTS takes bot=duration pairs, got {pair!r}")
+            try:
+                per_bot[bot_id.strip()] = parse_duration_ms(duration)
+            except ValueError as error:
+                raise InvalidSetting(f"BOTBILL_BOT_TIMEOUTS: {error}") from None
+        try:
+            return TimeoutPolicy(default, per_bot)
+        except InvalidSetting as error:
+            raise InvalidSetting(f"BOTBILL_TIMEOUT/BOTBILL_BOT_TIMEOUTS: {error}") from None

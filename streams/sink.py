@@ -59,30 +59,49 @@ def build_batch(codec: AvroCodec, messages: Sequence[Any]) -> tuple[SinkBatch, l
                                                    m.partition, m.offset))
             continue
         try:
-            _, record = codec.decode(m.value)
-        except SchemaError as error:
-            batch.dead_letters.append(DeadLetterRecord(m.topic, m.partition, m.offset, m.key,
-                                                       m.value or b"", str(error),
-                                                       int(time.time() * 1000)))
-            continue
-        if m.topic == topics.USAGE_SESSIONS:
-            session = UsageSession(*(record[name] for name in _SESSION_FIELDS))
-            batch.usage_changes.append(SessionChange(session, record["revision"],
-                                                     record["voided"]))
-            occurred.extend(_header_times(m.headers))
-        elif m.topic == topics.ALERT_SESSIONS:
-            batch.alert_sessions.append(AlertSession(**record))
-            occurred.append(record["delivered_at"])
-        elif m.topic == topics.LATE_EVENTS:
-            event = orjson.loads(record["payload"])
-            batch.late_events.append(LateEventRecord(event, record["reason"],
-                                                     record["watermark"], m.topic,
-                                                     m.partition, m.offset))
-        elif m.topic == topics.DEAD_LETTERS:
+            record = _decode_output(codec, m.topic, m.value)
+            _add_output(batch, occurred, m, record)
+        except (SchemaError, KeyError, TypeError, ValueError) as error:
+            # a record that does not belong on this topic: kept, byte for byte, with why
             batch.dead_letters.append(DeadLetterRecord(
-                record["source_topic"], record["source_partition"], record["source_offset"],
-                record["key"], record["value"], record["error"], record["failed_at"]))
+                m.topic, m.partition, m.offset, m.key, m.value or b"",
+                f"not a valid {_OUTPUT_SCHEMAS.get(m.topic, '?')} record: {error!r}",
+                int(time.time() * 1000)))
     return batch, occurred
+
+
+_OUTPUT_SCHEMAS = {topics.USAGE_SESSIONS: "UsageSessionChange",
+                   topics.ALERT_SESSIONS: "AlertSession",
+                   topics.LATE_EVENTS: "LateEvent",
+                   topics.DEAD_LETTERS: "DeadLetter"}
+
+
+def _decode_output(codec: AvroCodec, topic: str, value: bytes | None) -> dict[str, Any]:
+    if not value:
+        raise ValueError("empty message value")
+    schema_name, record = codec.decode(value)
+    if schema_name != _OUTPUT_SCHEMAS[topic]:
+        raise ValueError(f"topic {topic!r} carries {_OUTPUT_SCHEMAS[topic]}, got {schema_name}")
+    return record
+
+
+def _add_output(batch: SinkBatch, occurred: list[int], m: Any, record: dict[str, Any]) -> None:
+    if m.topic == topics.USAGE_SESSIONS:
+        session = UsageSession(*(record[name] for name in _SESSION_FIELDS))
+        batch.usage_changes.append(SessionChange(session, record["revision"],
+                                                 record["voided"]))
+        occurred.extend(_header_times(m.headers))
+    elif m.topic == topics.ALERT_SESSIONS:
+        batch.alert_sessions.append(AlertSession(**record))
+        occurred.append(record["delivered_at"])
+    elif m.topic == topics.LATE_EVENTS:
+        event = orjson.loads(record["payload"])
+        batch.late_events.append(LateEventRecord(event, record["reason"], record["watermark"],
+                                                 m.topic, m.partition, m.offset))
+    else:
+        batch.dead_letters.append(DeadLetterRecord(
+            record["source_topic"], record["source_partition"], record["source_offset"],
+            record["key"], record["value"], record["error"], record["failed_at"]))
 
 
 def _header_times(headers: Any) -> list[int]:

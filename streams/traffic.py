@@ -99,7 +99,7 @@ def generate_events(*, seed: int, start_ms: int, count: int, span_ms: int,
                 sequence += 1
                 heapq.heappush(pending, (event["occurred_at"] + rng.randint(0, 60_000),
                                          sequence, dict(event)))
-        produced += len(batch)
+        produced += sum(e["occurred_at"] < start_ms + span_ms for e in batch)
     end = start_ms + span_ms
     while pending:
         event = heapq.heappop(pending)[2]

@@ -26,6 +26,7 @@ class PartitionClock:
     max_skew_ms: int = 5 * 60_000
     _latest: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
     _started: dict[int, float] = field(default_factory=dict)
+    _emitted: dict[int, int] = field(default_factory=dict)
 
     def observe(self, topic: str, partition: int, occurred_at: int, now: float,
                 wall_ms: int) -> None:
@@ -36,6 +37,12 @@ class PartitionClock:
         self._latest[topic, partition] = (max(latest, bounded), now)
 
     def watermark(self, partition: int, now: float) -> int:
+        """Never goes back: closing a visit cannot be undone, so neither can event time."""
+        current = max(self._candidate(partition, now), self._emitted.get(partition, NO_WATERMARK))
+        self._emitted[partition] = current
+        return current
+
+    def _candidate(self, partition: int, now: float) -> int:
         started = self._started.get(partition)
         if started is None:
             return NO_WATERMARK

@@ -317,10 +317,6 @@ def test_the_sink_writes_what_the_topics_carry(make_worker: Callable[..., Worker
     assert sample(worker.metrics, "botbill_sink_rows", table="raw_events") == 2
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG streams/sink.py build_batch (via the sink agent): a record of the wrong schema on "
-    "an output topic raises out of SinkWriter.write, so the sink agent crashes with the "
-    "whole batch pinned and unwritten, instead of dead-lettering the one message"))
 def test_a_poison_message_does_not_stop_the_sink(make_worker: Callable[..., Worker],
                                                  events: EventFactory) -> None:
     worker = make_worker()

@@ -154,9 +154,6 @@ def test_an_undecodable_output_message_becomes_a_dead_letter(
     assert before <= dead.failed_at <= int(time.time() * 1000)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "BUG streams/sink.py build_batch: a null value (tombstone) on an output topic reaches "
-    "codec.decode(None) and raises TypeError instead of becoming a dead letter"))
 @pytest.mark.parametrize("topic", [topics.USAGE_SESSIONS, topics.ALERT_SESSIONS,
                                    topics.LATE_EVENTS, topics.DEAD_LETTERS])
 def test_a_null_output_message_becomes_a_dead_letter(
@@ -165,10 +162,6 @@ def test_a_null_output_message_becomes_a_dead_letter(
     assert [(d.topic, d.value) for d in batch.dead_letters] == [(topic, b"")]
 
 
-@pytest.mark.xfail(strict=True, raises=(KeyError, TypeError), reason=(
-    "BUG streams/sink.py build_batch: a valid record of the wrong schema on an output "
-    "topic raises KeyError/TypeError (the sink agent crashes on it) instead of becoming a "
-    "dead letter"))
 @pytest.mark.parametrize(("topic", "schema", "record"), [
     (topics.USAGE_SESSIONS, "AlertSession", {"account_id": "a", "bot_id": "b",
                                              "event_id": "e", "delivered_at": 1}),

@@ -114,10 +114,6 @@ def test_the_account_prefix_tells_runs_apart(make_traffic: Callable[..., Records
     assert {r["bot_id"] for r in traffic} == {"bot-1-1", "bot-1-2", "bot-2-1", "bot-2-2"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG streams/traffic.py generate_events: `count` counts events generated past the end "
-    "of the window too, so a short window (what `botbill produce --rate N --duration S` "
-    "asks for: span = S s) yields a few percent of N*S events"))
 @pytest.mark.parametrize(("count", "span_ms"), [(1000, 10_000), (1000, 10 * MINUTE)])
 def test_about_count_events_fall_inside_the_window(
         count: int, span_ms: int, make_traffic: Callable[..., Records]) -> None:
