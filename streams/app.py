@@ -61,7 +61,7 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         web_bind="127.0.0.1",
         web_port=settings.metrics_port,
         web_in_thread=False,
-        broker_commit_interval=1.0,
+        producer_linger_ms=20,  # batch outputs and changelog writes into fewer requests
         stream_wait_empty=False,
         datadir=settings.datadir,
     )
