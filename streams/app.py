@@ -36,6 +36,7 @@ from .health import Progress
 from .metrics import Metrics
 from .settings import WorkerSettings
 from .sink import SinkWriter
+from .state_codec import STATE_CODEC
 from .watermark import PartitionClock
 
 __all__ = ["create_app"]
@@ -77,8 +78,12 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         topics.USAGE_SESSIONS, topics.ALERT_SESSIONS, topics.LATE_EVENTS, topics.DEAD_LETTERS)}
 
     conversations = app.Table(
-        "conversations", partitions=settings.partitions,
-        schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"))
+        "conversations", partitions=settings.partitions, key_type=str,
+        schema=faust.Schema(key_type=str, key_serializer="json",
+                            value_serializer=STATE_CODEC))
+    # Faust derives a table's serializer from its value type only; the store and the
+    # changelog topic are built lazily from this attribute, so setting it here is enough.
+    conversations.value_serializer = STATE_CODEC
     alerts_seen = app.Table(
         "alerts-seen", partitions=settings.partitions,
         schema=faust.Schema(key_type=str, value_type=int, key_serializer="json",

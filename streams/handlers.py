@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
@@ -23,8 +22,6 @@ from billing_rules.incremental import (
     Step,
     advance,
     apply_event,
-    state_from_dict,
-    state_to_dict,
 )
 from billing_rules.sessions import SessionChange
 from schemas import SchemaError
@@ -43,7 +40,7 @@ __all__ = [
 ]
 
 OCCURRED_AT_HEADER = "botbill-occurred-at"
-StoredState = dict[str, Any]  # a ConversationState as the table keeps it (JSON)
+StoredState = ConversationState  # what the conversation table keeps (see state_codec)
 _EXPECTED_TYPE = {
     topics.CONVERSATION_TURNS: "conversation_turn",
     topics.AGENT_HANDOFFS: "agent_handoff",
@@ -171,11 +168,11 @@ class ConversationHandler:
 
 
 def load_state(data: StoredState | None) -> ConversationState | None:
-    return state_from_dict(data) if data else None
+    return data
 
 
 def dump_state(state: ConversationState) -> StoredState:
-    return state_to_dict(state)
+    return state
 
 
 @dataclass
