@@ -25,7 +25,8 @@ from deploy._kafka import Kafka
 from deploy._process import Daemon, port_open, tail
 from deploy.exceptions import PortInUse, ServiceFailed, StackError
 
-__all__ = ["Endpoints", "ServiceStatus", "down", "endpoints", "main", "status", "up"]
+__all__ = ["Endpoints", "ServiceStatus", "down", "endpoints", "main", "start_service", "status",
+           "stop_service", "up"]
 
 log = logging.getLogger("botbill.stack")
 
@@ -174,6 +175,39 @@ def down() -> list[str]:
                 log.info("stopped %s", svc.name)
                 stopped.append(svc.name)
     return stopped
+
+
+def _service(cfg: StackConfig, name: str) -> _Service:
+    for svc in _services(cfg):
+        if svc.name == name:
+            return svc
+    raise StackError(f"no service {name!r} in the stack (kafka, clickhouse)")
+
+
+def stop_service(name: str) -> bool:
+    """Stop one service (``"kafka"`` or ``"clickhouse"``) and leave the other running, e.g.
+    for an outage drill; returns whether it was running. ``start_service`` or ``up``
+    brings it back."""
+    cfg = StackConfig.from_env()
+    with _locked(cfg):
+        svc = _service(cfg, name)
+        stopped = svc.daemon.stop(_STOP_GRACE_S)
+    if stopped:
+        log.info("stopped %s", svc.name)
+    return stopped
+
+
+def start_service(name: str, timeout_s: float | None = None) -> None:
+    """Start one service unless it runs, and wait until it answers (like ``up``, for one)."""
+    cfg = StackConfig.from_env()
+    with _locked(cfg):
+        deadline = time.monotonic() + (cfg.timeout_s if timeout_s is None else timeout_s)
+        svc = _service(cfg, name)
+        since = 0.0
+        if svc.daemon.pid() is None:
+            since = time.time() - 1
+            _start(svc)
+        _await(svc, deadline, since)
 
 
 def status() -> list[ServiceStatus]:
