@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -92,6 +93,7 @@ class Scenario:
     garbage: dict[bytes, str]
     late: dict[str, Any]
     expected: list[str]
+    lag_after_first: float  # botbill_event_time_lag_seconds once the first file is billed
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +112,7 @@ def scenario(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Sc
     first_billed = pipeline.replay(first_file)
     assert sum('"c-handoff"' in row for row in first_billed) == 1
     pipeline.wait_for_export(first_billed)
+    lag_after_first = pipeline.metric("botbill_event_time_lag_seconds", partition="0")
 
     # 2. malformed messages, 3. a turn of the closed 10:00 visit, 4. good events after them
     garbage = _garbage()
@@ -128,7 +131,7 @@ def scenario(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Sc
     pipeline.wait_until(lambda: pipeline.query("SELECT count() FROM late_events")[0][0] > 0
                         and pipeline.query("SELECT count() FROM dead_letters FINAL")[0][0]
                         >= len(garbage), 120, "the late event and the dead letters in ClickHouse")
-    return Scenario(garbage, late, expected)
+    return Scenario(garbage, late, expected, lag_after_first)
 
 
 def test_dead_letters_table_holds_the_garbage_with_its_reason(pipeline: Pipeline,
@@ -190,3 +193,12 @@ def test_worker_is_alive_and_bills_what_came_after(pipeline: Pipeline,
     after = {(row["kind"], row.get("conversation_id") or row.get("event_id"))
              for row in map(json.loads, billed)}
     assert {("usage", "c-after"), ("alert", "alert-2")} <= after
+
+
+@pytest.mark.xfail(reason="known bug: the sweep that sets botbill_event_time_lag_seconds runs on "
+                   "a partition's first event, when event time is still unset, and reports "
+                   "wall clock minus the 'no watermark' sentinel (-2**62 ms, ~1.5e8 years) "
+                   "until the next sweep", strict=False)
+def test_event_time_lag_gauge_is_a_real_lag(scenario: Scenario) -> None:
+    oldest_possible = (time.time() * 1000 - T10) / 1000  # no event of the file is older
+    assert scenario.lag_after_first <= oldest_possible, scenario.lag_after_first
