@@ -37,7 +37,7 @@ from .metrics import Metrics
 from .settings import WorkerSettings
 from .sink import SinkWriter
 from .state_codec import STATE_CODEC
-from .watermark import PartitionClock
+from .watermark import NO_WATERMARK, PartitionClock
 
 __all__ = ["create_app"]
 
@@ -160,8 +160,9 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         if due("conversations", message.partition):
             sweep_conversations(message.partition, watermark)
             metrics.open_conversations.set(len(conversations))
-            lag = (time.time() * 1000 - watermark) / 1000
-            metrics.event_time_lag.labels(str(message.partition)).set(max(0.0, lag))
+            if watermark != NO_WATERMARK:  # no event time yet: no lag to speak of
+                lag = (time.time() * 1000 - watermark) / 1000
+                metrics.event_time_lag.labels(str(message.partition)).set(max(0.0, lag))
 
     async def bill_alert_one(message: Any) -> None:
         alert = decode_input(codec, message.topic, message.value)

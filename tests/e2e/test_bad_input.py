@@ -195,10 +195,6 @@ def test_worker_is_alive_and_bills_what_came_after(pipeline: Pipeline,
     assert {("usage", "c-after"), ("alert", "alert-2")} <= after
 
 
-@pytest.mark.xfail(reason="known bug: the sweep that sets botbill_event_time_lag_seconds runs on "
-                   "a partition's first event, when event time is still unset, and reports "
-                   "wall clock minus the 'no watermark' sentinel (-2**62 ms, ~1.5e8 years) "
-                   "until the next sweep", strict=False)
 def test_event_time_lag_gauge_is_a_real_lag(scenario: Scenario) -> None:
     oldest_possible = (time.time() * 1000 - T10) / 1000  # no event of the file is older
     assert scenario.lag_after_first <= oldest_possible, scenario.lag_after_first
