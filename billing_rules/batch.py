@@ -6,24 +6,38 @@ conversation is billed with :func:`visits.bill_conversation` and forgotten, leav
 tombstone so that a straggler is refused loudly rather than billed twice. The result is
 exact for any input order whose disorder stays within ``max_disorder``; anything later is
 reported as :class:`LateEvent`, never silently mis-billed.
+
+Bookkeeping costs O(1) per event, not a heap operation per event:
+
+* a conversation has one entry in the deadline heap, for a deadline that may be stale
+  (too early); when it comes up, the conversation is billed if its real deadline has
+  passed, else rescheduled at its real deadline;
+* an event id maps to the event time at which it is forgotten, and is a duplicate only
+  while that time has not passed, so it is forgotten exactly on time; the ids themselves
+  are swept out of memory in buckets of event time, a little later.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .events import AlertDelivered, ConversationEvent, ConversationKey, Event
 from .exceptions import LateEvent
 from .sessions import AlertSession, UsageSession, row_sort_key
 from .settings import TimeoutPolicy
-from .timeutil import format_ms
-from .visits import bill_conversation
+from .timeutil import MINUTE_MS, format_ms
+from .visits import bill_ordered, in_sort_key_order
 
 __all__ = ["DEFAULT_MAX_DISORDER_MS", "BatchBiller", "BatchCounters", "Billed"]
 
 DEFAULT_MAX_DISORDER_MS = 35 * 24 * 3600 * 1000  # one billing month and some margin
 Billed = UsageSession | AlertSession
+_CONVERSATION, _TOMBSTONE = 0, 1  # kinds of deadline
+_SWEEPS_PER_HORIZON = 16  # id buckets per id horizon: ids outstay it by 1/16 at most
+_NEVER = float("inf")
+_NEVER_STARTED = float("-inf")
 
 
 @dataclass(slots=True)
@@ -39,6 +53,8 @@ class BatchCounters:
 class _Conversation:
     events: dict[str, ConversationEvent] = field(default_factory=dict)
     last_at: int = 0
+    scheduled: int = 0  # the deadline of its entry in the heap: never after the real one
+    closed_end: int | None = None  # the key's tombstone, while it lasts (see _closed_end)
 
 
 class BatchBiller:
@@ -49,112 +65,193 @@ class BatchBiller:
         self.policy = policy or TimeoutPolicy()
         self.max_disorder_ms = max_disorder_ms
         self.counters = BatchCounters()
-        self.watermark: int | None = None
+        self._event_time: float = _NEVER_STARTED  # the watermark; -inf before any event
+        self._per_bot = dict(self.policy.per_bot)
+        self._default_timeout = self.policy.default_ms
         self._open: dict[ConversationKey, _Conversation] = {}
-        self._closed_end: dict[ConversationKey, int] = {}
-        self._seen_ids: set[str] = set()  # R1 across all events, within the horizon
-        self._deadlines: list[tuple[int, int, tuple[str, ...]]] = []  # (when, kind, key)
+        # a billed conversation's key -> (end of its last visit, when that is forgotten)
+        self._closed_end: dict[ConversationKey, tuple[int, int]] = {}
+        self._deadlines: list[tuple[int, int, ConversationKey]] = []  # (when, kind, key)
+        # R1 across all events, within the horizon: event id -> when it is forgotten
+        self._seen_ids: dict[str, int] = {}
+        self._bucket_ms = max(MINUTE_MS, 2 * max_disorder_ms // _SWEEPS_PER_HORIZON)
+        self._id_buckets: dict[int, list[str]] = {}  # sweep time // bucket_ms -> ids
+        self._bucket_heap: list[int] = []
+        self._next_sweep: float = _NEVER  # event time at which a bucket can be swept
+        self._next_due: float = _NEVER  # nothing to expire until event time passes this
 
     @property
     def open_conversations(self) -> int:
         return len(self._open)
 
+    @property
+    def watermark(self) -> int | None:
+        """Event time: the latest ``occurred_at`` taken, ``None`` before the first event."""
+        return None if self._event_time == _NEVER_STARTED else int(self._event_time)
+
     def add(self, event: Event) -> list[Billed]:
         """Take one event; return the sessions that became final. Raises :class:`LateEvent`."""
-        self.counters.events += 1
+        counters = self.counters
+        counters.events += 1
         if event.is_test:
-            self.counters.test_events += 1
+            counters.test_events += 1
+            return []
+        event_id = event.event_id
+        watermark = self._event_time
+        seen_ids = self._seen_ids
+        forget_at = seen_ids.get(event_id)
+        if forget_at is not None and forget_at >= watermark:
+            counters.duplicates += 1
             return []
         at = event.occurred_at
-        if event.event_id in self._seen_ids:
-            self.counters.duplicates += 1
-            return []
-        timeout = 0 if isinstance(event, AlertDelivered) else self.policy.timeout_ms(event.bot_id)
         if isinstance(event, AlertDelivered):
             billed: list[Billed] = self._add_alert(event)
         else:
-            self._add_turn_or_handoff(event)
             billed = []
-        # Remember the id well past the event's own horizon, so that a redelivery stamped
-        # with another time is still recognised; an older copy is refused as too old.
-        self._seen_ids.add(event.event_id)
-        forget_at = at + 2 * (timeout + self.max_disorder_ms)
-        heapq.heappush(self._deadlines, (forget_at, 3, (event.event_id,)))
-        if self.watermark is None or at > self.watermark:
-            self.watermark = at
-            billed.extend(self._expire())
+            timeout = self._per_bot.get(event.bot_id, self._default_timeout) \
+                if self._per_bot else self._default_timeout
+            key = (event.account_id, event.bot_id, event.conversation_id)
+            conversation = self._open.get(key)
+            if conversation is None or conversation.closed_end is not None:
+                conversation = self._check_and_open(event, key, timeout, conversation)
+            events = conversation.events
+            events[event_id] = event
+            if at > conversation.last_at:
+                conversation.last_at = at  # its heap entry stays: it is rescheduled when due
+            elif at < conversation.last_at and len(events) == 1:
+                conversation.last_at = at  # its only event, redelivered earlier: due earlier
+                self._schedule(conversation, key, at + timeout + self.max_disorder_ms)
+            # Remember the id well past the event's own horizon, so that a redelivery
+            # stamped with another time is still recognised; an older copy is refused as
+            # too old. (An event already that far behind is remembered until event time
+            # moves on.) The ids leave memory with their conversation's: see _close.
+            forget_at = at + 2 * (timeout + self.max_disorder_ms)
+            seen_ids[event_id] = forget_at if forget_at >= watermark else int(watermark)
+        if at > watermark:
+            self._event_time = at
+            if at > self._next_due:
+                billed.extend(self._expire())
         return billed
 
     def _too_old(self, event: Event, horizon: int) -> None:
-        if self.watermark is not None and event.occurred_at + horizon < self.watermark:
+        if event.occurred_at + horizon < self._event_time:
             raise LateEvent(
                 f"occurred at {format_ms(event.occurred_at)}, more than the allowed disorder "
-                f"behind {format_ms(self.watermark)}; raise --max-disorder or sort the input",
+                f"behind {format_ms(int(self._event_time))}; raise --max-disorder or sort the "
+                "input",
                 event.event_id)
 
     def _add_alert(self, event: AlertDelivered) -> list[Billed]:
         self._too_old(event, self.max_disorder_ms)
         self.counters.alert_sessions += 1
+        forget_at = event.occurred_at + 2 * self.max_disorder_ms
+        if forget_at < self._event_time:
+            forget_at = int(self._event_time)
+        self._seen_ids[event.event_id] = forget_at
+        self._sweep_later((event.event_id,), forget_at)
         return [AlertSession(event.account_id, event.bot_id, event.event_id, event.occurred_at)]
 
-    def _add_turn_or_handoff(self, event: ConversationEvent) -> None:
-        key = event.key
-        timeout = self.policy.timeout_ms(event.bot_id)
-        conversation = self._open.get(key)
-        closed_end = self._closed_end.get(key)
-        if closed_end is not None and event.occurred_at <= closed_end + timeout:
+    def _check_and_open(self, event: ConversationEvent, key: ConversationKey, timeout: int,
+                        conversation: _Conversation | None) -> _Conversation:
+        """The checks of an event for a new conversation, or for an open one whose key still
+        has a tombstone; opens the conversation. Raises :class:`LateEvent`."""
+        at = event.occurred_at
+        closed = self._closed_end.get(key)
+        if closed is not None and at <= closed[0] + timeout:
             raise LateEvent(
-                f"occurred at {format_ms(event.occurred_at)}, within the inactivity timeout of "
-                f"a visit that ended at {format_ms(closed_end)} and was already billed; "
+                f"occurred at {format_ms(at)}, within the inactivity timeout of "
+                f"a visit that ended at {format_ms(closed[0])} and was already billed; "
                 "raise --max-disorder or sort the input", event.event_id)
         if conversation is None:
             self._too_old(event, timeout + self.max_disorder_ms)
-            conversation = self._open[key] = _Conversation(last_at=event.occurred_at)
-        conversation.events[event.event_id] = event
-        if event.occurred_at > conversation.last_at or len(conversation.events) == 1:
-            conversation.last_at = event.occurred_at
-            deadline = event.occurred_at + timeout + self.max_disorder_ms
-            heapq.heappush(self._deadlines, (deadline, 0, key))
+            conversation = self._open[key] = _Conversation(last_at=at)
+            conversation.closed_end = None if closed is None else closed[0]
+            self._schedule(conversation, key, at + timeout + self.max_disorder_ms)
+        return conversation
+
+    def _schedule(self, conversation: _Conversation, key: ConversationKey, when: int) -> None:
+        conversation.scheduled = when
+        heapq.heappush(self._deadlines, (when, _CONVERSATION, key))
+        self._next_due = min(self._next_due, when)
+
+    def _sweep_later(self, event_ids: Iterable[str], at: int) -> None:
+        """Drop these ids from memory once event time passes ``at`` (or a little later)."""
+        bucket = at // self._bucket_ms
+        ids = self._id_buckets.get(bucket)
+        if ids is None:
+            ids = self._id_buckets[bucket] = []
+            heapq.heappush(self._bucket_heap, bucket)
+            self._next_sweep = min(self._next_sweep, (bucket + 1) * self._bucket_ms)
+            self._next_due = min(self._next_due, self._next_sweep - 1)
+        ids.extend(event_ids)
 
     def _expire(self) -> list[Billed]:
-        """Bill conversations and forget tombstones and alert ids that event time passed."""
+        """Bill conversations and forget tombstones and event ids that event time passed."""
         billed: list[Billed] = []
-        watermark = self.watermark
-        assert watermark is not None
-        while self._deadlines and self._deadlines[0][0] < watermark:
-            _, kind, key = heapq.heappop(self._deadlines)
-            if kind == 0:
-                billed.extend(self._close(key))  # type: ignore[arg-type]
-            elif kind == 1:
-                self._closed_end.pop(key, None)  # type: ignore[call-overload]
+        watermark = self._event_time
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] < watermark:
+            when, kind, key = heapq.heappop(deadlines)
+            if kind == _CONVERSATION:
+                conversation = self._open.get(key)
+                if conversation is None or conversation.scheduled != when:
+                    continue  # an entry left behind by a reschedule
+                due = conversation.last_at + self._timeout(key) + self.max_disorder_ms
+                if due < watermark:
+                    billed.extend(self._close(key, conversation))
+                else:
+                    self._schedule(conversation, key, due)
             else:
-                self._seen_ids.discard(key[0])
+                closed = self._closed_end.get(key)
+                if closed is not None and closed[1] == when:
+                    del self._closed_end[key]
+                    conversation = self._open.get(key)
+                    if conversation is not None:
+                        conversation.closed_end = None
+        if self._next_sweep <= watermark:
+            self._sweep_ids(watermark)
+        self._next_due = min(deadlines[0][0] if deadlines else _NEVER, self._next_sweep - 1)
         billed.sort(key=row_sort_key)
         return billed
 
-    def _close(self, key: ConversationKey) -> list[UsageSession]:
-        conversation = self._open.get(key)
-        timeout = self.policy.timeout_ms(key[1])
-        if conversation is None or (
-            self.watermark is not None
-            and conversation.last_at + timeout + self.max_disorder_ms >= self.watermark
-        ):
-            return []  # a stale deadline: the conversation grew since it was scheduled
+    def _sweep_ids(self, watermark: float) -> None:
+        """Drop from memory the ids of the buckets that event time has passed."""
+        buckets, heap, seen, width = self._id_buckets, self._bucket_heap, self._seen_ids, \
+            self._bucket_ms
+        while heap and (heap[0] + 1) * width <= watermark:
+            for event_id in buckets.pop(heapq.heappop(heap)):
+                forget_at = seen.get(event_id)
+                if forget_at is not None and forget_at < watermark:  # not seen again since
+                    del seen[event_id]
+        self._next_sweep = (heap[0] + 1) * width if heap else _NEVER
+
+    def _timeout(self, key: ConversationKey) -> int:
+        return self._per_bot.get(key[1], self._default_timeout)
+
+    def _close(self, key: ConversationKey, conversation: _Conversation) -> list[UsageSession]:
+        timeout = self._timeout(key)
         del self._open[key]
-        self._closed_end[key] = conversation.last_at
-        forget_at = conversation.last_at + 2 * timeout + self.max_disorder_ms
-        heapq.heappush(self._deadlines, (forget_at, 1, key))
-        sessions = bill_conversation(key, conversation.events.values(), timeout)
+        last_at = conversation.last_at
+        forget_at = last_at + 2 * timeout + self.max_disorder_ms
+        self._closed_end[key] = (last_at, forget_at)
+        heapq.heappush(self._deadlines, (forget_at, _TOMBSTONE, key))
+        # each id is forgotten by at + 2 (T + max_disorder) <= this, see add
+        self._sweep_later(conversation.events, last_at + 2 * (timeout + self.max_disorder_ms))
+        sessions = self._bill(key, conversation)
         self.counters.usage_sessions += len(sessions)
         return sessions
+
+    def _bill(self, key: ConversationKey, conversation: _Conversation) -> list[UsageSession]:
+        """R1-R7 (``visits.bill_conversation``) for events that are unique and billable."""
+        ordered = in_sort_key_order(conversation.events.values())
+        return bill_ordered(key, ordered, self._timeout(key))
 
     def finish(self) -> list[Billed]:
         """Bill everything still open (end of input)."""
         billed: list[Billed] = []
         for key in sorted(self._open):
             conversation = self._open[key]
-            sessions = bill_conversation(key, conversation.events.values(),
-                                         self.policy.timeout_ms(key[1]))
+            sessions = self._bill(key, conversation)
             self.counters.usage_sessions += len(sessions)
             billed.extend(sessions)
         self._open.clear()

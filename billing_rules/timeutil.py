@@ -1,6 +1,10 @@
 """RFC 3339 <-> integer epoch milliseconds, UTC only (BILLING_RULES §1).
 
 Pure functions: time is data here, never read from a clock.
+
+Both directions run once or more per event in ``replay``, so each has a fast path for the
+canonical form ``YYYY-MM-DDTHH:MM:SS.mmmZ`` that does the calendar work once per minute
+(parsing) or per day (formatting) and caches it; anything else takes the general path.
 """
 
 from __future__ import annotations
@@ -12,33 +16,57 @@ __all__ = ["MINUTE_MS", "SESSION_MS", "format_ms", "parse_duration_ms", "parse_r
 
 MINUTE_MS = 60_000
 SESSION_MS = 15 * MINUTE_MS
+DAY_MS = 24 * 60 * MINUTE_MS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-_day_cache: dict[str, int] = {}
+_CACHE_SIZE = 1 << 14  # entries per cache; a full cache is emptied and refilled
+_minute_cache: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> epoch ms of that minute
+_day_cache: dict[str, int] = {}  # "YYYY-MM-DD" -> epoch ms of its midnight
+_day_text_cache: dict[int, str] = {}  # days since the epoch -> "YYYY-MM-DDT"
 
 
 def parse_rfc3339_ms(text: str) -> int:
     """``2026-11-01T10:00:00.000Z`` -> epoch ms. Raises ``ValueError`` on anything else.
 
-    The fast path slices the canonical form (cached per day); other RFC 3339 forms with an
+    The fast path slices the canonical form, with its minute (date, hour, minute) looked up
+    in a cache that only ever holds validated minutes; other RFC 3339 forms with an
     explicit UTC offset go through ``datetime.fromisoformat``.
     """
-    if len(text) == 24 and text[23] == "Z" and text[10] == "T" and text[19] == ".":
-        day = text[:10]
-        base = _day_cache.get(day)  # the slow path validates the day the first time
+    if len(text) == 24 and text[23] == "Z" and text[16] == ":" and text[19] == ".":
+        base = _minute_cache.get(text[:16])
         if base is None:
-            base = _parse_slow(day + "T00:00:00Z")
-            if len(_day_cache) > 4096:
-                _day_cache.clear()
-            _day_cache[day] = base
-        h, m, s, ms = text[11:13], text[14:16], text[17:19], text[20:23]
-        digits = h + m + s + ms
-        if digits.isascii() and digits.isdigit() and text[13] == ":" and text[16] == ":" \
-                and text[4] == "-" and text[7] == "-":
-            hi, mi, si = int(h), int(m), int(s)
-            if hi < 24 and mi < 60 and si < 60:
-                return base + ((hi * 60 + mi) * 60 + si) * 1000 + int(ms)
+            base = _cache_minute(text[:16])
+        if base is not None:
+            seconds_ms = text[17:19] + text[20:23]  # "SSmmm", so int() gives ms in the minute
+            if seconds_ms.isdigit() and seconds_ms.isascii():
+                value = int(seconds_ms)
+                if value < MINUTE_MS:
+                    return base + value
     return _parse_slow(text)
+
+
+def _cache_minute(minute: str) -> int | None:
+    """Epoch ms of a canonical ``YYYY-MM-DDTHH:MM`` (cached), or ``None`` if it is not one."""
+    hours_minutes = minute[11:13] + minute[14:16]
+    if not (minute[4] == "-" and minute[7] == "-" and minute[10] == "T" and minute[13] == ":"
+            and hours_minutes.isdigit() and hours_minutes.isascii()):
+        return None
+    hour, minutes = int(hours_minutes[:2]), int(hours_minutes[2:])
+    if hour > 23 or minutes > 59:
+        return None
+    day = _day_cache.get(minute[:10])
+    if day is None:
+        try:  # validates the date the general way
+            day = _parse_slow(minute[:10] + "T00:00:00Z")
+        except ValueError:
+            return None
+        if len(_day_cache) >= _CACHE_SIZE:
+            _day_cache.clear()
+        _day_cache[minute[:10]] = day
+    if len(_minute_cache) >= _CACHE_SIZE:
+        _minute_cache.clear()
+    base = _minute_cache[minute] = day + (hour * 60 + minutes) * MINUTE_MS
+    return base
 
 
 _RFC3339 = re.compile(
@@ -62,9 +90,18 @@ def _parse_slow(text: str) -> int:
 
 
 def format_ms(epoch_ms: int) -> str:
-    """epoch ms -> ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
-    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    """epoch ms -> ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (the date part is cached per day)."""
+    day, ms_of_day = divmod(epoch_ms, DAY_MS)
+    date = _day_text_cache.get(day)
+    if date is None:
+        date = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
+        if len(_day_text_cache) >= _CACHE_SIZE:
+            _day_text_cache.clear()
+        _day_text_cache[day] = date
+    seconds, ms = divmod(ms_of_day, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{date}{hour:02d}:{minute:02d}:{second:02d}.{ms:03d}Z"
 
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": MINUTE_MS, "h": 60 * MINUTE_MS, "d": 24 * 60 * MINUTE_MS}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from .events import AgentHandoff, ConversationEvent, ConversationKey, ConversationTurn
 from .sessions import UsageSession
@@ -17,7 +18,9 @@ __all__ = [
     "Visit",
     "agent_intervals",
     "bill_conversation",
+    "bill_ordered",
     "bill_visit",
+    "in_sort_key_order",
     "session_starts",
     "sort_key",
     "split_visits",
@@ -32,14 +35,15 @@ def sort_key(event: ConversationEvent) -> tuple[int, str]:
 
 def unique_billable(events: Iterable[ConversationEvent]) -> list[ConversationEvent]:
     """R2 then R1: drop test traffic, then keep the first delivery of each event id."""
-    seen: set[str] = set()
-    kept: list[ConversationEvent] = []
+    first: dict[str, ConversationEvent] = {}
     for event in events:
-        if event.is_test or event.event_id in seen:
-            continue
-        seen.add(event.event_id)
-        kept.append(event)
-    return kept
+        if not event.is_test:
+            first.setdefault(event.event_id, event)
+    return list(first.values())
+
+
+_sort_key = attrgetter("occurred_at", "event_id")  # sort_key, without a Python call
+_speaker = attrgetter("speaker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,26 +139,21 @@ def session_starts(visit: Visit) -> list[int]:
 def bill_visit(key: ConversationKey, visit: Visit) -> list[UsageSession]:
     """R4-R7 for one visit: nothing unless a USER spoke; else its usage sessions."""
     turns = [e for e in visit.events if isinstance(e, ConversationTurn)]
-    if not any(turn.speaker == "USER" for turn in turns):
+    if "USER" not in map(_speaker, turns):
         return []
     first_turn = turns[0]
-    starts = session_starts(visit)
-    ends = [*starts[1:], visit.end]
+    start, end = visit.start, visit.end
+    if len(turns) == len(visit.events):  # no agent time: bot time is the whole visit
+        starts = list(range(start, end, SESSION_MS)) or [start]
+    else:
+        starts = session_starts(visit)
+    ends = [*starts[1:], end]
     account_id, bot_id, conversation_id = key
     return [
-        UsageSession(
-            account_id=account_id,
-            bot_id=bot_id,
-            conversation_id=conversation_id,
-            channel=first_turn.channel,
-            user_id=first_turn.user_id,
-            conversation_session_start=visit.start,
-            conversation_session_end=visit.end,
-            session_index=index,
-            billing_session_start=start,
-            billing_session_end=end,
-        )
-        for index, (start, end) in enumerate(zip(starts, ends, strict=True), start=1)
+        UsageSession(account_id, bot_id, conversation_id, first_turn.channel,
+                     first_turn.user_id, start, end, index, session_start, session_end)
+        for index, (session_start, session_end) in enumerate(zip(starts, ends, strict=True),
+                                                             start=1)
     ]
 
 
@@ -162,5 +161,17 @@ def bill_conversation(
     key: ConversationKey, events: Iterable[ConversationEvent], timeout_ms: int
 ) -> list[UsageSession]:
     """All of R1-R7 for one conversation's events, in any order, duplicates included."""
-    ordered = sorted(unique_billable(events), key=sort_key)
+    return bill_ordered(key, in_sort_key_order(unique_billable(events)), timeout_ms)
+
+
+def in_sort_key_order(events: Iterable[ConversationEvent]) -> list[ConversationEvent]:
+    """``sorted(events, key=sort_key)``."""
+    return sorted(events, key=_sort_key)
+
+
+def bill_ordered(
+    key: ConversationKey, ordered: Sequence[ConversationEvent], timeout_ms: int
+) -> list[UsageSession]:
+    """R3-R7 for one conversation's events that are already billable, unique and in
+    :func:`sort_key` order (what :func:`bill_conversation` makes of any events)."""
     return [s for visit in split_visits(ordered, timeout_ms) for s in bill_visit(key, visit)]
