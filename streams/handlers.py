@@ -22,6 +22,7 @@ from billing_rules.incremental import (
     Step,
     advance,
     apply_event,
+    state_from_dict,
 )
 from billing_rules.sessions import SessionChange
 from schemas import SchemaError
@@ -167,7 +168,11 @@ class ConversationHandler:
         return closed_end + 2 * timeout + self.settings.grace_ms
 
 
-def load_state(data: StoredState | None) -> ConversationState | None:
+def load_state(data: StoredState | dict[str, Any] | None) -> ConversationState | None:
+    """A live state, or (after recovery from the changelog, which Faust decodes as JSON)
+    its dict form."""
+    if isinstance(data, dict):
+        return state_from_dict(data)
     return data
 
 

@@ -151,13 +151,14 @@ class Pipeline:
         if errors:
             raise errors[0]
 
-    def stop_worker(self, timeout: float = 60.0) -> None:
+    def stop_worker(self, timeout: float = 60.0,
+                    signal_to_send: signal.Signals = signal.SIGTERM) -> None:
         """SIGTERM (Faust shuts down cleanly), SIGKILL after ``timeout`` seconds."""
         worker, self.worker = self.worker, None
         if worker is None:
             return
         if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
+            worker.send_signal(signal_to_send)
             try:
                 worker.wait(timeout)
             except subprocess.TimeoutExpired:
