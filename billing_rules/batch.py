@@ -7,14 +7,15 @@ tombstone so that a straggler is refused loudly rather than billed twice. The re
 exact for any input order whose disorder stays within ``max_disorder``; anything later is
 reported as :class:`LateEvent`, never silently mis-billed.
 
-Bookkeeping costs O(1) per event, not a heap operation per event:
+Bookkeeping is a few dictionary operations per event; heap operations are per conversation:
 
 * a conversation has one entry in the deadline heap, for a deadline that may be stale
   (too early); when it comes up, the conversation is billed if its real deadline has
   passed, else rescheduled at its real deadline;
 * an event id maps to the event time at which it is forgotten, and is a duplicate only
   while that time has not passed, so it is forgotten exactly on time; the ids themselves
-  are swept out of memory in buckets of event time, a little later.
+  leave memory a little later, swept in buckets of event time (a conversation's all at
+  once, after the horizon of its last event).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ __all__ = ["DEFAULT_MAX_DISORDER_MS", "BatchBiller", "BatchCounters", "Billed"]
 DEFAULT_MAX_DISORDER_MS = 35 * 24 * 3600 * 1000  # one billing month and some margin
 Billed = UsageSession | AlertSession
 _CONVERSATION, _TOMBSTONE = 0, 1  # kinds of deadline
-_SWEEPS_PER_HORIZON = 16  # id buckets per id horizon: ids outstay it by 1/16 at most
+_SWEEPS_PER_HORIZON = 16  # id buckets per id horizon (a bucket: 1/16 of it, >= 1 minute)
 _NEVER = float("inf")
 _NEVER_STARTED = float("-inf")
 
