@@ -2,7 +2,10 @@
 
 Adapters (JSON Lines, Avro, Kafka) turn a record into a plain mapping whose ``occurred_at``
 is either epoch milliseconds or an RFC 3339 string, then call :func:`event_from_mapping`.
-Everything about what is a valid event is decided here, once.
+Everything about what is a valid event is decided here, once. (An adapter may put a faster,
+stricter typed decoder in front, building events with the ``unchecked_*`` builders, as long
+as it accepts nothing that :func:`event_from_mapping` would refuse and hands everything it
+refuses to :func:`event_from_mapping`: ``streams.replay`` does so with msgspec.)
 """
 
 from __future__ import annotations

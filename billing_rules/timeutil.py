@@ -19,7 +19,7 @@ SESSION_MS = 15 * MINUTE_MS
 DAY_MS = 24 * 60 * MINUTE_MS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-_CACHE_SIZE = 1 << 14  # entries per cache; a full cache is emptied and refilled
+_CACHE_SIZE = 4096  # entries per cache; a full cache is emptied and refilled
 _minute_cache: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> epoch ms of that minute
 _day_cache: dict[str, int] = {}  # "YYYY-MM-DD" -> epoch ms of its midnight
 _day_text_cache: dict[int, str] = {}  # days since the epoch -> "YYYY-MM-DDT"

@@ -36,8 +36,10 @@ __all__ = ["BadRecord", "main", "read_events", "replay"]
 
 _AVRO_MAGIC = b"Obj\x01"
 _PROGRESS_MIN_BYTES = 8 * 1024 * 1024
-_READ_SIZE = 1 << 20  # JSON Lines are read and decoded a block of this many bytes at a time
-_AVRO_BLOCK_RECORDS = 4096
+# Input is decoded a block at a time: big enough to be cheap, small enough that a block in
+# flight adds little to memory.
+_READ_SIZE = 1 << 16  # bytes of JSON Lines
+_AVRO_BLOCK_RECORDS = 1024
 
 
 # -- the typed decoder (optional: msgspec) ---------------------------------------------------
