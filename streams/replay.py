@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -217,31 +218,30 @@ def _decode_lines(name: str, lines: list[bytes], lines_before: int, newline: boo
     Blank lines are skipped.
     """
     items: list[Event | BadRecord] = []
-    numbers: list[int] | None = None  # line of each item, once a blank line breaks the run
-    decode = _typed.decode if typed else None
+    append = items.append
+    skipped: list[int] = []  # for each blank line, the number of items before it
     refused = 0
+    decode = _typed.decode if typed else None
     parse_time = parse_rfc3339_ms
     for number, line in enumerate(lines, start=lines_before + 1):
-        item: Event | BadRecord | None = None
         if decode is not None:
             try:
                 record = decode(line)
                 at = record.occurred_at
-                item = record.event(at if at.__class__ is int else parse_time(at))
+                append(record.event(at if at.__class__ is int else parse_time(at)))
+                continue
             except _TYPED_REFUSALS:
                 refused += 1
+        item = _decode_line(name, number, line, newline)
         if item is None:
-            item = _decode_line(name, number, line, newline)
-            if item is None:  # a blank line
-                if numbers is None:
-                    numbers = list(range(lines_before + 1, number))
-                continue
-        items.append(item)
-        if numbers is not None:
-            numbers.append(number)
-    if numbers is None:
-        return _Block(items, lambda index: f"{name}:{lines_before + 1 + index}", size), refused
-    return _Block(items, lambda index: f"{name}:{numbers[index]}", size), refused
+            skipped.append(len(items))
+        else:
+            append(item)
+
+    def where(index: int) -> str:
+        return f"{name}:{lines_before + 1 + index + bisect_right(skipped, index)}"
+
+    return _Block(items, where, size), refused
 
 
 def _decode_line(name: str, number: int, line: bytes, newline: bool) -> Event | BadRecord | None:
