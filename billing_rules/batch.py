@@ -116,6 +116,9 @@ class BatchBiller:
             if conversation is None or conversation.closed_end is not None:
                 conversation = self._check_and_open(event, key, timeout, conversation)
             events = conversation.events
+            if event_id in events:  # forgotten globally, but its conversation is still open
+                counters.duplicates += 1
+                return []
             events[event_id] = event
             if at > conversation.last_at:
                 conversation.last_at = at  # its heap entry stays: it is rescheduled when due
