@@ -16,3 +16,4 @@ test: install
 
 check: install
 	ruff check .
+	mypy

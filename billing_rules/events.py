@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from .exceptions import InvalidEvent
 from .timeutil import parse_rfc3339_ms
@@ -197,6 +197,7 @@ def event_from_mapping(record: Mapping[str, Any], event_type: str | None = None)
     """
     kind = event_type or record.get("type")
     if type(record) is dict and type(kind) is str:
+        event: Event | None
         if kind == "conversation_turn":
             event = _fast_turn(record)
         elif kind == "agent_handoff":
@@ -251,8 +252,9 @@ def _fast_turn(record: dict[str, Any]) -> ConversationTurn | None:
             and _texts_ok((event_id, account_id, bot_id, conversation_id, user_id, channel))):
         occurred_at = _fast_time(at)
         if occurred_at is not None:
-            return unchecked_turn(event_id, account_id, bot_id, occurred_at, conversation_id,
-                                  user_id, channel, speaker, is_test)
+            return cast(ConversationTurn, unchecked_turn(
+                event_id, account_id, bot_id, occurred_at, conversation_id, user_id, channel,
+                cast(Speaker, speaker), is_test))
     return None
 
 
@@ -270,9 +272,9 @@ def _fast_handoff(record: dict[str, Any]) -> AgentHandoff | None:
                            handoff_id))):
         occurred_at = _fast_time(at)
         if occurred_at is not None:
-            return unchecked_handoff(event_id, account_id, bot_id, occurred_at,
-                                     conversation_id, user_id, channel, handoff_id, phase,
-                                     agent_id, is_test)
+            return cast(AgentHandoff, unchecked_handoff(
+                event_id, account_id, bot_id, occurred_at, conversation_id, user_id, channel,
+                handoff_id, cast(Phase, phase), agent_id, is_test))
     return None
 
 
@@ -286,8 +288,8 @@ def _fast_alert(record: dict[str, Any]) -> AlertDelivered | None:
             and _texts_ok((event_id, account_id, bot_id, alert_id, user_id, channel))):
         occurred_at = _fast_time(at)
         if occurred_at is not None:
-            return unchecked_alert(event_id, account_id, bot_id, occurred_at, alert_id,
-                                   user_id, channel, is_test)
+            return cast(AlertDelivered, unchecked_alert(
+                event_id, account_id, bot_id, occurred_at, alert_id, user_id, channel, is_test))
     return None
 
 
@@ -341,6 +343,6 @@ def _occurred_at(value: Any, name: str) -> int:
 def event_to_mapping(event: Event) -> dict[str, Any]:
     """The inverse of :func:`event_from_mapping`, with ``occurred_at`` in epoch ms."""
     record: dict[str, Any] = {"type": event.type}
-    for field in event.__slots__:  # type: ignore[attr-defined]
+    for field in event.__slots__:
         record[field] = getattr(event, field)
     return record
