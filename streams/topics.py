@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,6 +205,10 @@ def _apply_configs(admin: AdminClient, settings: TopicSettings, specs: list[Topi
 
 def _check_layout(admin: AdminClient, settings: TopicSettings) -> None:
     infos = _describe(admin)
+    deadline = time.monotonic() + 15
+    while any(not i.exists for i in infos) and time.monotonic() < deadline:
+        time.sleep(0.2)  # just created: the broker's metadata has not caught up yet
+        infos = _describe(admin)
     wrong = [f"{i.name} has {i.partitions}" for i in infos if i.partitions != settings.partitions]
     if wrong:
         raise TopicError(
