@@ -14,7 +14,6 @@ import time
 from typing import Any
 
 import faust
-import orjson
 from prometheus_client import generate_latest
 
 from schemas import SchemaRegistryUnavailable
@@ -31,7 +30,6 @@ from .handlers import (
     conversation_table_key,
     dead_letter,
     decode_input,
-    load_state,
     now_ms,
 )
 from .health import Progress
@@ -79,21 +77,8 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
     out_topics = {name: raw_topic(name) for name in (
         topics.USAGE_SESSIONS, topics.ALERT_SESSIONS, topics.LATE_EVENTS, topics.DEAD_LETTERS)}
 
-    async def remember_recovered(event: Any) -> None:
-        """Recovery replays the changelog: schedule each recovered conversation's sweep in
-        its partition, so states restored after a restart are still closed and forgotten."""
-        value = event.value
-        if value is None:
-            return
-        state = load_state(orjson.loads(value) if isinstance(value, bytes) else value)
-        if state is not None:
-            heapq.heappush(deadlines.setdefault(event.message.partition, []), (
-                conversation_handler.deadline(state, state.key[1]), event.key,
-                state.key[1]))
-
     conversations = app.Table(
         "conversations", partitions=settings.partitions, key_type=str,
-        on_changelog_event=remember_recovered,
         schema=faust.Schema(key_type=str, key_serializer="json",
                             value_serializer=STATE_CODEC))
     # Faust derives a table's serializer from its value type only; the store and the
