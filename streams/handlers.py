@@ -26,7 +26,7 @@ from billing_rules.incremental import (
     state_from_dict,
 )
 from billing_rules.sessions import SessionChange
-from schemas import SchemaError
+from schemas import SchemaError, event_schema_name
 from schemas.codec import AvroCodec
 
 from . import topic_names as topics
@@ -48,8 +48,6 @@ _EXPECTED_TYPE = {
     topics.AGENT_HANDOFFS: "agent_handoff",
     topics.ALERTS_DELIVERED: "alert_delivered",
 }
-_SCHEMA_OF_TYPE = {"conversation_turn": "ConversationTurn", "agent_handoff": "AgentHandoff",
-                   "alert_delivered": "AlertDelivered"}
 
 
 class InvalidMessage(BotbillError):
@@ -73,8 +71,8 @@ def decode_input(codec: AvroCodec, topic: str, value: bytes | None) -> Event:
         schema_name, record = codec.decode(value)
     except SchemaError as error:
         raise InvalidMessage(str(error)) from None
-    if schema_name != _SCHEMA_OF_TYPE[expected]:
-        raise InvalidMessage(f"topic {topic!r} carries {_SCHEMA_OF_TYPE[expected]}, "
+    if schema_name != event_schema_name(expected):
+        raise InvalidMessage(f"topic {topic!r} carries {event_schema_name(expected)}, "
                              f"got a {schema_name} record")
     try:
         return event_from_mapping(record, expected)
@@ -144,7 +142,7 @@ class ConversationHandler:
         voided = sum(c.voided for c in step.changes)
         self.metrics.sessions_voided.inc(voided)
         self.metrics.sessions_opened.inc(len(step.changes) - voided)
-        return dump_state(step.state), out
+        return step.state, out
 
     def sweep(self, state: StoredState, bot_id: str,
               watermark: int) -> tuple[bool, StoredState | None]:
@@ -156,7 +154,7 @@ class ConversationHandler:
                         grace_ms=self.settings.grace_ms)
         if after is None:
             return True, None
-        return False, (dump_state(after) if after != current else None)
+        return False, (after if after != current else None)
 
     def deadline(self, state: StoredState, bot_id: str) -> int:
         """Event time after which :meth:`sweep` may change this state."""
@@ -176,9 +174,6 @@ def load_state(data: StoredState | dict[str, Any] | None) -> ConversationState |
         return state_from_dict(data)
     return data
 
-
-def dump_state(state: ConversationState) -> StoredState:
-    return state
 
 
 @dataclass

@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from billing_rules.events import AlertDelivered, Event, event_from_mapping, event_to_mapping
 from billing_rules.exceptions import BotbillError
 from billing_rules.timeutil import parse_duration_ms
+from schemas import event_schema_name
 from schemas.codec import AvroCodec
 
 from . import topic_names as topics
@@ -33,8 +34,6 @@ __all__ = ["EventProducer", "main"]
 _TOPIC_OF = {"conversation_turn": topics.CONVERSATION_TURNS,
              "agent_handoff": topics.AGENT_HANDOFFS,
              "alert_delivered": topics.ALERTS_DELIVERED}
-_SCHEMA_OF = {"conversation_turn": "ConversationTurn", "agent_handoff": "AgentHandoff",
-              "alert_delivered": "AlertDelivered"}
 
 
 class EventProducer:
@@ -57,9 +56,10 @@ class EventProducer:
     def send(self, event: Event) -> None:
         record = event_to_mapping(event)
         record.pop("type")
-        value = self.codec.encode(_SCHEMA_OF[event.type], record, topic=_TOPIC_OF[event.type])
+        topic = _TOPIC_OF[event.type]
+        value = self.codec.encode(event_schema_name(event.type), record, topic=topic)
         key = event.bot_id if isinstance(event, AlertDelivered) else event.conversation_id
-        self.send_raw(_TOPIC_OF[event.type], key.encode(), value, event.event_id)
+        self.send_raw(topic, key.encode(), value, event.event_id)
 
     def send_raw(self, topic: str, key: bytes | None, value: bytes, label: str = "") -> None:
         """Send bytes as they are (also used by tests to send malformed messages)."""
