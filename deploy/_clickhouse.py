@@ -15,9 +15,9 @@ from pathlib import Path
 from string import Template
 from xml.sax.saxutils import escape
 
-from deploy._config import HOST, StackConfig
-from deploy._process import Daemon
-from deploy.exceptions import MissingTool
+from botbill.deploy._config import HOST, StackConfig
+from botbill.deploy._process import Daemon
+from botbill.deploy.exceptions import MissingTool
 
 __all__ = ["ClickHouse", "find_server"]
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.exceptions import StackError
+from botbill.deploy.exceptions import StackError
 
 __all__ = ["HOST", "StackConfig"]
 

@@ -16,9 +16,9 @@ import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from deploy._config import HOST, StackConfig
-from deploy._process import Daemon, port_open
-from deploy.exceptions import MissingTool, StackError
+from botbill.deploy._config import HOST, StackConfig
+from botbill.deploy._process import Daemon, port_open
+from botbill.deploy.exceptions import MissingTool, StackError
 
 __all__ = ["Kafka"]
 

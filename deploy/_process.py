@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.exceptions import StackError
+from botbill.deploy.exceptions import StackError
 
 __all__ = ["START_MARKER", "Daemon", "port_open", "tail", "wait_until"]
 

@@ -11,7 +11,7 @@ Every message says what to do next, because the reader is an operator at a termi
 
 from __future__ import annotations
 
-from billing_rules.exceptions import BotbillError
+from botbill.billing_rules.exceptions import BotbillError
 
 __all__ = ["MissingTool", "PortInUse", "ServiceFailed", "StackError"]
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from deploy._clickhouse import ClickHouse
-from deploy._config import HOST, StackConfig
-from deploy._kafka import Kafka
-from deploy._process import Daemon, port_open, tail
-from deploy.exceptions import PortInUse, ServiceFailed, StackError
+from botbill.deploy._clickhouse import ClickHouse
+from botbill.deploy._config import HOST, StackConfig
+from botbill.deploy._kafka import Kafka
+from botbill.deploy._process import Daemon, port_open, tail
+from botbill.deploy.exceptions import PortInUse, ServiceFailed, StackError
 
 __all__ = ["Endpoints", "ServiceStatus", "down", "endpoints", "main", "start_service", "status",
            "stop_service", "up"]

@@ -15,7 +15,7 @@ from typing import IO, Any
 import fastavro
 from fastavro import parse_schema
 
-from billing_rules.timeutil import parse_rfc3339_ms
+from botbill.billing_rules.timeutil import parse_rfc3339_ms
 
 from ._catalog import EVENT_SCHEMAS, catalog, event_schema_name, schema_event_type
 from .exceptions import SchemaError, _describe

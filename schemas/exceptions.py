@@ -7,7 +7,7 @@ BotbillError                        (billing_rules.exceptions)
 
 from __future__ import annotations
 
-from billing_rules.exceptions import BotbillError
+from botbill.billing_rules.exceptions import BotbillError
 
 __all__ = ["SchemaError", "SchemaRegistryUnavailable"]
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any, NamedTuple
 
-from billing_rules.events import (
+from botbill.billing_rules.events import (
     AgentHandoff,
     AlertDelivered,
     ConversationTurn,
@@ -19,9 +19,9 @@ from billing_rules.events import (
     event_from_mapping,
     event_to_mapping,
 )
-from billing_rules.exceptions import InvalidEvent
-from billing_rules.sessions import UsageSession
-from billing_rules.timeutil import format_ms
+from botbill.billing_rules.exceptions import InvalidEvent
+from botbill.billing_rules.sessions import UsageSession
+from botbill.billing_rules.timeutil import format_ms
 
 from .exceptions import SinkError
 from .store import SinkBatch

@@ -11,7 +11,7 @@ else is a bug or a broken deployment, and stops the caller *before* it commits o
 
 from __future__ import annotations
 
-from billing_rules.exceptions import BotbillError
+from botbill.billing_rules.exceptions import BotbillError
 
 __all__ = ["MigrationError", "SinkError", "SinkUnavailable"]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import IO
 
-from billing_rules.sessions import AlertSession, UsageSession, to_row
+from botbill.billing_rules.sessions import AlertSession, UsageSession, to_row
 
 from .connection import URL_ENV, connect
 from .exceptions import SinkError

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from clickhouse_driver import Client
 
-from billing_rules.sessions import AlertSession, UsageSession
+from botbill.billing_rules.sessions import AlertSession, UsageSession
 
 from ._driver import translated
 from ._tables import EVENT_COLUMNS, USAGE_COLUMNS, event_mapping

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from billing_rules.sessions import AlertSession, SessionChange, UsageSession, row_sort_key
+from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession, row_sort_key
 
 from .exceptions import SinkUnavailable
 

@@ -16,9 +16,9 @@ from typing import Any
 import faust
 from prometheus_client import generate_latest
 
-from schemas import SchemaRegistryUnavailable
-from schemas.codec import AvroCodec
-from sinks.clickhouse import ClickHouseStore
+from botbill.schemas import SchemaRegistryUnavailable
+from botbill.schemas.codec import AvroCodec
+from botbill.sinks.clickhouse import ClickHouseStore
 
 from . import topic_names as topics
 from .handlers import (

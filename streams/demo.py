@@ -19,8 +19,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from billing_rules.batch import BatchBiller
-from billing_rules.sessions import AlertSession, UsageSession
+from botbill.billing_rules.batch import BatchBiller
+from botbill.billing_rules.sessions import AlertSession, UsageSession
 
 __all__ = ["main"]
 
@@ -46,8 +46,8 @@ def _replay(path: Path) -> list[UsageSession | AlertSession]:
 
 
 def _clickhouse(url: str, prefix: str) -> list[UsageSession | AlertSession]:
-    from sinks.connection import connect
-    from sinks.queries import billed_sessions
+    from botbill.sinks.connection import connect
+    from botbill.sinks.queries import billed_sessions
 
     client = connect(url)
     try:
@@ -123,9 +123,9 @@ def main(argv: list[str]) -> int:
                         help="leave the worker running afterwards (metrics stay up)")
     args = parser.parse_args(argv)
 
-    from deploy import stack
-    from sinks.connection import connect
-    from sinks.migrations import migrate
+    from botbill.deploy import stack
+    from botbill.sinks.connection import connect
+    from botbill.sinks.migrations import migrate
 
     from .settings import WorkerSettings
     from .topics import create_topics
@@ -144,7 +144,7 @@ def main(argv: list[str]) -> int:
     home.mkdir(parents=True, exist_ok=True)
     worker_log = home / "demo-worker.log"
     with open(worker_log, "ab") as log:
-        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
+        worker = subprocess.Popen([sys.executable, "-m", "botbill", "worker"],
                                   stdout=log, stderr=subprocess.STDOUT)
     _say(f"worker started (pid {worker.pid}, log {worker_log}); metrics on "
          f"http://127.0.0.1:{settings.metrics_port}/metrics")
@@ -154,7 +154,7 @@ def main(argv: list[str]) -> int:
             _say(f"sending ~{int(args.rate * args.duration)} generated events over "
                  f"{args.duration:.0f}s (accounts {run}acct-*)")
             _check_alive(worker, worker_log)
-            subprocess.run([sys.executable, "-m", "streams.cli", "produce",
+            subprocess.run([sys.executable, "-m", "botbill", "produce",
                             "--rate", str(args.rate), "--duration", str(args.duration),
                             "--speedup", str(args.speedup), "--account-prefix", run,
                             "--save", str(events)], check=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from billing_rules.exceptions import BotbillError
+from botbill.billing_rules.exceptions import BotbillError
 
 __all__ = ["DeliveryFailed", "StreamError"]
 

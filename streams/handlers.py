@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from billing_rules.events import (
+from botbill.billing_rules.events import (
     AgentHandoff,
     AlertDelivered,
     ConversationTurn,
@@ -17,17 +17,17 @@ from billing_rules.events import (
     event_from_mapping,
     event_to_mapping,
 )
-from billing_rules.exceptions import BotbillError
-from billing_rules.incremental import (
+from botbill.billing_rules.exceptions import BotbillError
+from botbill.billing_rules.incremental import (
     ConversationState,
     Step,
     advance,
     apply_event,
     state_from_dict,
 )
-from billing_rules.sessions import SessionChange
-from schemas import SchemaError, event_schema_name
-from schemas.codec import AvroCodec
+from botbill.billing_rules.sessions import SessionChange
+from botbill.schemas import SchemaError, event_schema_name
+from botbill.schemas.codec import AvroCodec
 
 from . import topic_names as topics
 from .metrics import Metrics

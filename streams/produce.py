@@ -18,11 +18,11 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from billing_rules.events import AlertDelivered, Event, event_from_mapping, event_to_mapping
-from billing_rules.exceptions import BotbillError
-from billing_rules.timeutil import parse_duration_ms
-from schemas import event_schema_name
-from schemas.codec import AvroCodec
+from botbill.billing_rules.events import AlertDelivered, Event, event_from_mapping, event_to_mapping
+from botbill.billing_rules.exceptions import BotbillError
+from botbill.billing_rules.timeutil import parse_duration_ms
+from botbill.schemas import event_schema_name
+from botbill.schemas.codec import AvroCodec
 
 from . import topic_names as topics
 from .exceptions import DeliveryFailed, StreamError
@@ -174,6 +174,6 @@ def main(argv: list[str]) -> int:
 
 
 def _as_json_line(record: dict[str, Any]) -> dict[str, Any]:
-    from billing_rules.timeutil import format_ms
+    from botbill.billing_rules.timeutil import format_ms
 
     return {**record, "occurred_at": format_ms(record["occurred_at"])}

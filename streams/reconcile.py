@@ -17,13 +17,13 @@ from typing import IO
 
 import orjson
 
-from billing_rules.batch import BatchBiller
-from billing_rules.events import event_from_mapping
-from billing_rules.exceptions import BotbillError
-from billing_rules.reconcile import compare, corrections
-from billing_rules.sessions import AlertSession, UsageSession, to_row
-from billing_rules.settings import TimeoutPolicy
-from billing_rules.timeutil import parse_duration_ms
+from botbill.billing_rules.batch import BatchBiller
+from botbill.billing_rules.events import event_from_mapping
+from botbill.billing_rules.exceptions import BotbillError
+from botbill.billing_rules.reconcile import compare, corrections
+from botbill.billing_rules.sessions import AlertSession, UsageSession, to_row
+from botbill.billing_rules.settings import TimeoutPolicy
+from botbill.billing_rules.timeutil import parse_duration_ms
 
 __all__ = ["main", "reconcile"]
 
@@ -43,7 +43,7 @@ def _billing_day_ms(session: Billed) -> int:
 def expected_sessions(client: object, policy: TimeoutPolicy, day_from: date, day_to: date,
                       margin_ms: int, account: str | None, bot: str | None) -> list[Billed]:
     """What the rules bill, from the archived events around the period."""
-    from sinks.queries import raw_events
+    from botbill.sinks.queries import raw_events
 
     start, end = _day_ms(day_from), _day_ms(day_to + timedelta(days=1))
     biller = BatchBiller(policy, max_disorder_ms=60_000)  # the archive comes back in order
@@ -61,10 +61,10 @@ def reconcile(url: str, day_from: date, day_to: date, *, policy: TimeoutPolicy,
               margin_ms: int, account: str | None = None, bot: str | None = None,
               repair: bool = False, out: IO[bytes] = sys.stdout.buffer) -> int:
     """Returns the number of differences found (before any repair)."""
-    from sinks.clickhouse import ClickHouseStore
-    from sinks.connection import connect
-    from sinks.queries import billed_sessions, usage_revisions
-    from sinks.store import SinkBatch
+    from botbill.sinks.clickhouse import ClickHouseStore
+    from botbill.sinks.connection import connect
+    from botbill.sinks.queries import billed_sessions, usage_revisions
+    from botbill.sinks.store import SinkBatch
 
     client = connect(url)
     try:

@@ -20,18 +20,18 @@ from typing import IO, Annotated, Any, Literal
 
 import orjson
 
-from billing_rules.batch import DEFAULT_MAX_DISORDER_MS, BatchBiller, Billed
-from billing_rules.events import (
+from botbill.billing_rules.batch import DEFAULT_MAX_DISORDER_MS, BatchBiller, Billed
+from botbill.billing_rules.events import (
     Event,
     event_from_mapping,
     unchecked_alert,
     unchecked_handoff,
     unchecked_turn,
 )
-from billing_rules.exceptions import BotbillError, InvalidEvent, LateEvent
-from billing_rules.sessions import AlertSession, to_row
-from billing_rules.settings import DEFAULT_TIMEOUT_MS, TimeoutPolicy
-from billing_rules.timeutil import format_ms, parse_duration_ms, parse_rfc3339_ms
+from botbill.billing_rules.exceptions import BotbillError, InvalidEvent, LateEvent
+from botbill.billing_rules.sessions import AlertSession, to_row
+from botbill.billing_rules.settings import DEFAULT_TIMEOUT_MS, TimeoutPolicy
+from botbill.billing_rules.timeutil import format_ms, parse_duration_ms, parse_rfc3339_ms
 
 __all__ = ["BadRecord", "main", "read_events", "replay"]
 
@@ -164,8 +164,8 @@ def _read_blocks(path: str, stream: IO[bytes]) -> Iterator[_Block]:
 
 
 def _avro_blocks(name: str, stream: IO[bytes]) -> Iterator[_Block]:
-    from schemas import SchemaError
-    from schemas.container import iter_container_records
+    from botbill.schemas import SchemaError
+    from botbill.schemas.container import iter_container_records
 
     def block(first: int, items: list[Event | BadRecord], position: int) -> _Block:
         now = stream.tell() if stream.seekable() else position

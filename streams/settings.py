@@ -27,8 +27,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from billing_rules.settings import InvalidSetting, TimeoutPolicy
-from billing_rules.timeutil import parse_duration_ms
+from botbill.billing_rules.settings import InvalidSetting, TimeoutPolicy
+from botbill.billing_rules.timeutil import parse_duration_ms
 
 __all__ = ["WorkerSettings"]
 

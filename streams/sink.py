@@ -25,12 +25,18 @@ from typing import Any
 
 import orjson
 
-from billing_rules.events import event_to_mapping
-from billing_rules.sessions import AlertSession, SessionChange, UsageSession
-from schemas import SchemaError
-from schemas.codec import AvroCodec
-from sinks.retry import write_with_retry
-from sinks.store import DeadLetterRecord, LateEventRecord, RawEventRecord, SessionStore, SinkBatch
+from botbill.billing_rules.events import event_to_mapping
+from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession
+from botbill.schemas import SchemaError
+from botbill.schemas.codec import AvroCodec
+from botbill.sinks.retry import write_with_retry
+from botbill.sinks.store import (
+    DeadLetterRecord,
+    LateEventRecord,
+    RawEventRecord,
+    SessionStore,
+    SinkBatch,
+)
 
 from . import topic_names as topics
 from .handlers import OCCURRED_AT_HEADER, InvalidMessage, decode_input

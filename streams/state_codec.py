@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from faust.serializers import codecs
 
-from billing_rules.incremental import ConversationState, state_from_dict, state_to_dict
+from botbill.billing_rules.incremental import ConversationState, state_from_dict, state_to_dict
 
 __all__ = ["STATE_CODEC"]
 

@@ -38,7 +38,7 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
-from billing_rules.exceptions import BotbillError
+from botbill.billing_rules.exceptions import BotbillError
 
 from .topic_names import TOPIC_SPECS, TopicKind, TopicSpec
 

@@ -13,7 +13,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from billing_rules.timeutil import MINUTE_MS
+from botbill.billing_rules.timeutil import MINUTE_MS
 
 __all__ = ["generate_events"]
 

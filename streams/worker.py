@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from billing_rules.exceptions import BotbillError
+from botbill.billing_rules.exceptions import BotbillError
 
 from .settings import WorkerSettings
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.stack import Endpoints, up
+from botbill.deploy.stack import Endpoints, up
 
 __all__ = ["stack"]
 

@@ -101,7 +101,7 @@ def _say(text: str) -> None:
 
 
 def _botbill(pipeline: Pipeline, *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "streams.cli", *args], env=pipeline.env(), cwd=REPO,
+    subprocess.run([sys.executable, "-m", "botbill", *args], env=pipeline.env(), cwd=REPO,
                    check=True, capture_output=True, text=True)
 
 
@@ -196,7 +196,7 @@ def generate(n: int, *, seed: int, start_ms: int, span_ms: int,
              account_prefix: str) -> list[dict[str, Any]]:
     """The first ``n`` events (in send order) of ``streams.traffic`` over the window; asks it
     for more until the window holds ``n`` (it cuts conversations at the window's end)."""
-    from streams.traffic import generate_events
+    from botbill.streams.traffic import generate_events
 
     count = n
     while True:
@@ -209,8 +209,8 @@ def generate(n: int, *, seed: int, start_ms: int, span_ms: int,
 
 def preload(bootstrap: str, records: list[dict[str, Any]]) -> float:
     """Send ``records`` with the project's producer; returns the seconds it took."""
-    from billing_rules.events import event_from_mapping
-    from streams.produce import EventProducer
+    from botbill.billing_rules.events import event_from_mapping
+    from botbill.streams.produce import EventProducer
 
     producer = EventProducer(bootstrap)
     began = time.perf_counter()
@@ -225,8 +225,8 @@ def ceiling(bootstrap: str, topics: tuple[str, ...], expected: int,
     """Consume ``topics`` from the beginning with confluent-kafka and decode every value."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-    from schemas.codec import AvroCodec
-    from streams.handlers import decode_input
+    from botbill.schemas.codec import AvroCodec
+    from botbill.streams.handlers import decode_input
 
     codec = AvroCodec()
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
@@ -292,7 +292,7 @@ def delete_topics(bootstrap: str, pipeline: Pipeline) -> list[str]:
 
 def start_worker(pipeline: Pipeline) -> subprocess.Popen[bytes]:
     log = (pipeline.home / "worker.log").open("ab")
-    worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
+    worker = subprocess.Popen([sys.executable, "-m", "botbill", "worker"],
                               env=pipeline.env(), cwd=REPO, stdout=log,
                               stderr=subprocess.STDOUT)
     log.close()
@@ -354,8 +354,8 @@ def wait_written(worker: subprocess.Popen[bytes], pipeline: Pipeline, targets: T
 def send_at_rate(bootstrap: str, records: list[dict[str, Any]], rate: float) -> float:
     """Send ``records`` evenly at ``rate``/s, ``occurred_at`` = wall clock at send time;
     returns the achieved rate."""
-    from billing_rules.events import event_from_mapping
-    from streams.produce import EventProducer
+    from botbill.billing_rules.events import event_from_mapping
+    from botbill.streams.produce import EventProducer
 
     producer = EventProducer(bootstrap)
     began = time.monotonic()
@@ -372,7 +372,7 @@ def send_at_rate(bootstrap: str, records: list[dict[str, Any]], rate: float) -> 
 
 def clickhouse_latency(url: str, account_prefix: str) -> tuple[int, list[float]]:
     """Rows and p50/p99/max of ``ingested_at - occurred_at`` (ms) of an account prefix."""
-    from sinks.connection import connect
+    from botbill.sinks.connection import connect
 
     client = connect(url)
     try:
@@ -434,7 +434,7 @@ def summarize_profile(path: Path, top: int = 15) -> str:
 
 def run(args: argparse.Namespace, pipeline: Pipeline) -> None:
     os.environ["BOTBILL_TOPIC_PREFIX"] = pipeline.prefix  # read once, at import
-    from streams import topic_names
+    from botbill.streams import topic_names
 
     if pipeline.prefix != topic_names.PREFIX:
         raise SystemExit("[bench] streams.topic_names was imported before the prefix was set")

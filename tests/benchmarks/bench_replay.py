@@ -96,8 +96,8 @@ def generate(path: Path, events: int, days: int, seed: int) -> int:
 
 def run(path: str, max_disorder: str) -> dict[str, Any]:
     """``botbill replay PATH -o /dev/null`` in this process; time, peak RSS, open conversations."""
-    from billing_rules.batch import BatchBiller
-    from streams import replay
+    from botbill.billing_rules.batch import BatchBiller
+    from botbill.streams import replay
 
     class Watched(BatchBiller):
         """Counts open conversations where one opens, not per event: nothing to slow down."""

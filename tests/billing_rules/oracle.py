@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from math import gcd
 from typing import Any
 
-from billing_rules.events import AgentHandoff, AlertDelivered, ConversationTurn, Event
+from botbill.billing_rules.events import AgentHandoff, AlertDelivered, ConversationTurn, Event
 
 __all__ = [
     "DEFAULT_TIMEOUT_MS",

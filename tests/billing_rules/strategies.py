@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from hypothesis import strategies as st
 
-from billing_rules.events import AgentHandoff, AlertDelivered, ConversationTurn, Event
+from botbill.billing_rules.events import AgentHandoff, AlertDelivered, ConversationTurn, Event
 
 __all__ = [
     "ACCOUNTS",

@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import orjson
 from hypothesis import settings
 
-from billing_rules.events import ConversationEvent, Event, event_from_mapping
-from billing_rules.sessions import AlertSession, SessionChange, UsageSession, to_row
+from botbill.billing_rules.events import ConversationEvent, Event, event_from_mapping
+from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession, to_row
 
 __all__ = [
     "EXAMPLES",
@@ -26,12 +25,11 @@ __all__ = [
     "rows_of",
 ]
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-EXAMPLES = SHARED / "examples"
+from tests.examples_dir import EXAMPLES
 
 
 def example_events() -> list[Event]:
-    """``shared/examples/events.jsonl``, in file order."""
+    """``examples/events.jsonl``, in file order."""
     lines = (EXAMPLES / "events.jsonl").read_bytes().splitlines()
     return [event_from_mapping(orjson.loads(line)) for line in lines if line.strip()]
 

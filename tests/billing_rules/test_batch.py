@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing_rules.batch import BatchBiller, Billed
-from billing_rules.events import AlertDelivered, ConversationTurn, Event
-from billing_rules.exceptions import LateEvent
-from billing_rules.settings import TimeoutPolicy
-from billing_rules.timeutil import parse_rfc3339_ms
+from botbill.billing_rules.batch import BatchBiller, Billed
+from botbill.billing_rules.events import AlertDelivered, ConversationTurn, Event
+from botbill.billing_rules.exceptions import LateEvent
+from botbill.billing_rules.settings import TimeoutPolicy
+from botbill.billing_rules.timeutil import parse_rfc3339_ms
 from tests.billing_rules.oracle import oracle_rows
 from tests.billing_rules.strategies import Scenario, delivered_with_disorder, scenarios
 from tests.billing_rules.support import example_events, examples, expected_rows, row_set, rows_of

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from hypothesis import given
 
-from billing_rules.events import (
+from botbill.billing_rules.events import (
     AgentHandoff,
     AlertDelivered,
     ConversationTurn,
@@ -16,7 +16,7 @@ from billing_rules.events import (
     event_from_mapping,
     event_to_mapping,
 )
-from billing_rules.exceptions import BotbillError, InvalidEvent
+from botbill.billing_rules.exceptions import BotbillError, InvalidEvent
 from tests.billing_rules.strategies import Scenario, scenarios
 from tests.billing_rules.support import EXAMPLES, examples
 

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing_rules.events import ConversationEvent, ConversationTurn, Event
-from billing_rules.incremental import (
+from botbill.billing_rules.events import ConversationEvent, ConversationTurn, Event
+from botbill.billing_rules.incremental import (
     ConversationState,
     Step,
     advance,
@@ -17,9 +17,9 @@ from billing_rules.incremental import (
     state_from_dict,
     state_to_dict,
 )
-from billing_rules.sessions import UsageSession
-from billing_rules.timeutil import parse_rfc3339_ms
-from billing_rules.visits import bill_conversation
+from botbill.billing_rules.sessions import UsageSession
+from botbill.billing_rules.timeutil import parse_rfc3339_ms
+from botbill.billing_rules.visits import bill_conversation
 from tests.billing_rules.oracle import oracle_rows
 from tests.billing_rules.strategies import (
     ConversationCase,
@@ -206,7 +206,7 @@ def test_late_turn_merging_two_visits_voids_the_second_visits_sessions() -> None
 
 
 def test_late_handoff_moves_a_session_boundary() -> None:
-    from billing_rules.events import AgentHandoff
+    from botbill.billing_rules.events import AgentHandoff
 
     events: list[Event] = [turn("a", 0), turn("b", 10), turn("c", 20), turn("d", 30)]
     table, _ = run(events, T15)

@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import billing_rules
+from botbill import billing_rules
 
 PACKAGE = Path(billing_rules.__file__).resolve().parent
-MODULES = sorted(f"billing_rules.{p.stem}" for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+MODULES = sorted(f"botbill.billing_rules.{p.stem}" for p in PACKAGE.glob("*.py")
+                 if p.stem != "__init__")
 FORBIDDEN = ("faust", "fastavro", "confluent_kafka", "clickhouse_driver", "aiokafka", "mode",
              "rocksdict", "prometheus_client")
 CLOCK_CALLS = {"time.time", "time.time_ns", "time.monotonic", "datetime.now", "datetime.utcnow",
@@ -18,8 +19,8 @@ CLOCK_CALLS = {"time.time", "time.time_ns", "time.monotonic", "datetime.now", "d
 
 
 def test_modules_are_found() -> None:
-    assert {"billing_rules.batch", "billing_rules.incremental", "billing_rules.visits",
-            "billing_rules.events", "billing_rules.timeutil"} <= set(MODULES)
+    expected = {"batch", "incremental", "visits", "events", "timeutil"}
+    assert {f"botbill.billing_rules.{name}" for name in expected} <= set(MODULES)
 
 
 def test_importing_billing_rules_loads_no_adapter_library() -> None:
@@ -29,7 +30,8 @@ def test_importing_billing_rules_loads_no_adapter_library() -> None:
                             text=True).stdout.split()
     heavy = [m for m in loaded if m.split(".")[0] in FORBIDDEN]
     assert heavy == []
-    assert not [m for m in loaded if m.split(".")[0] in ("streams", "sinks", "schemas")]
+    assert not [m for m in loaded
+                if m.startswith(("botbill.streams", "botbill.sinks", "botbill.schemas"))]
 
 
 def _dotted(node: ast.expr) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from billing_rules.reconcile import compare, corrections
-from billing_rules.sessions import AlertSession, SessionChange, UsageSession
+from botbill.billing_rules.reconcile import compare, corrections
+from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession
 
 MIN = 60_000
 

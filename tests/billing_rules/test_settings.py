@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from billing_rules.exceptions import BotbillError
-from billing_rules.settings import (
+from botbill.billing_rules.exceptions import BotbillError
+from botbill.billing_rules.settings import (
     DEFAULT_GRACE_MS,
     DEFAULT_TIMEOUT_MS,
     MAX_TIMEOUT_MS,

@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing_rules.timeutil import SESSION_MS, format_ms, parse_duration_ms, parse_rfc3339_ms
+from botbill.billing_rules.timeutil import (
+    SESSION_MS,
+    format_ms,
+    parse_duration_ms,
+    parse_rfc3339_ms,
+)
 from tests.billing_rules.oracle import fmt
 from tests.billing_rules.support import examples
 

@@ -8,9 +8,9 @@ from random import Random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing_rules.events import AgentHandoff, ConversationEvent, ConversationTurn
-from billing_rules.timeutil import parse_rfc3339_ms
-from billing_rules.visits import (
+from botbill.billing_rules.events import AgentHandoff, ConversationEvent, ConversationTurn
+from botbill.billing_rules.timeutil import parse_rfc3339_ms
+from botbill.billing_rules.visits import (
     Visit,
     agent_intervals,
     bill_conversation,

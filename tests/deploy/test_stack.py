@@ -11,10 +11,10 @@ from clickhouse_driver import Client
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from deploy import stack as stack_cli
-from deploy._config import StackConfig
-from deploy.exceptions import PortInUse, StackError
-from deploy.stack import Endpoints, down, status, up
+from botbill.deploy import stack as stack_cli
+from botbill.deploy._config import StackConfig
+from botbill.deploy.exceptions import PortInUse, StackError
+from botbill.deploy.stack import Endpoints, down, status, up
 
 
 @pytest.mark.integration

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from deploy.stack import Endpoints
+from botbill.deploy.stack import Endpoints
 from tests.e2e.pipeline import Pipeline
 
 

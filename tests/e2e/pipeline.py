@@ -33,13 +33,20 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from billing_rules.timeutil import format_ms
+from botbill.billing_rules.timeutil import format_ms
 
-__all__ = ["REPO", "SHARED", "Pipeline", "PipelineFailed", "json_lines", "normalized",
-           "write_events"]
+__all__ = [
+    "EXAMPLES",
+    "REPO",
+    "Pipeline",
+    "PipelineFailed",
+    "json_lines",
+    "normalized",
+    "write_events",
+]
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+EXAMPLES = REPO / "examples"
 T = TypeVar("T")
 
 
@@ -53,7 +60,7 @@ def _botbill() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("botbill")
-    return [found] if found else [sys.executable, "-m", "streams.cli"]
+    return [found] if found else [sys.executable, "-m", "botbill"]
 
 
 def _free_port() -> int:

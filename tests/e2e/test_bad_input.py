@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from fastavro import parse_schema, schemaless_writer
 
-from billing_rules.timeutil import MINUTE_MS, format_ms, parse_rfc3339_ms
-from schemas.codec import AvroCodec
+from botbill.billing_rules.timeutil import MINUTE_MS, format_ms, parse_rfc3339_ms
+from botbill.schemas.codec import AvroCodec
 from tests.e2e.pipeline import REPO, Pipeline, normalized, write_events
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from billing_rules.timeutil import MINUTE_MS, parse_rfc3339_ms
-from deploy.stack import start_service, stop_service
-from streams.traffic import generate_events
+from botbill.billing_rules.timeutil import MINUTE_MS, parse_rfc3339_ms
+from botbill.deploy.stack import start_service, stop_service
+from botbill.streams.traffic import generate_events
 from tests.e2e.pipeline import Pipeline, normalized, write_events
 
 pytestmark = pytest.mark.integration

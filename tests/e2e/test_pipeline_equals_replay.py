@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from billing_rules.timeutil import MINUTE_MS, parse_rfc3339_ms
-from streams.traffic import generate_events
-from tests.e2e.pipeline import SHARED, Pipeline, normalized, write_events
+from botbill.billing_rules.timeutil import MINUTE_MS, parse_rfc3339_ms
+from botbill.streams.traffic import generate_events
+from tests.e2e.pipeline import EXAMPLES, Pipeline, normalized, write_events
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ def _shuffled(events: list[dict[str, Any]], rng: random.Random) -> list[dict[str
 
 def _events(rng: random.Random) -> list[dict[str, Any]]:
     examples = [orjson.loads(line) for line in
-                (SHARED / "examples" / "events.jsonl").read_bytes().splitlines() if line.strip()]
+                (EXAMPLES / "events.jsonl").read_bytes().splitlines() if line.strip()]
     for event in examples:
         event["occurred_at"] = parse_rfc3339_ms(event["occurred_at"])
     # The examples file is grouped by case, not by time: send it in event-time order.

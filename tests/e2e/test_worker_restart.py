@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from billing_rules.timeutil import MINUTE_MS, parse_rfc3339_ms
-from streams.traffic import generate_events
+from botbill.billing_rules.timeutil import MINUTE_MS, parse_rfc3339_ms
+from botbill.streams.traffic import generate_events
 from tests.e2e.pipeline import Pipeline, PipelineFailed, normalized, write_events
 
 pytestmark = pytest.mark.integration

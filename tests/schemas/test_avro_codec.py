@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas import AvroCodec
+from botbill.schemas import AvroCodec
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 NAMES = AvroCodec().schema_names
@@ -107,7 +107,7 @@ def test_json_lines_type_field_is_accepted_and_not_written(sample: Any) -> None:
 
 
 def test_registry_subjects_follow_topic_name_strategy(sample: Any, registry_url: str) -> None:
-    from schemas._registry import _client
+    from botbill.schemas._registry import _client
 
     codec = AvroCodec(registry_url)
     turn = codec.encode("ConversationTurn", sample("ConversationTurn"), topic="conversation-turns")

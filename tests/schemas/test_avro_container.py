@@ -10,8 +10,8 @@ from typing import Any
 import fastavro
 import pytest
 
-from billing_rules.events import event_from_mapping, event_to_mapping
-from schemas import SchemaError, iter_container_records, write_container
+from botbill.billing_rules.events import event_from_mapping, event_to_mapping
+from botbill.schemas import SchemaError, iter_container_records, write_container
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 TYPES = {"ConversationTurn": "conversation_turn", "AgentHandoff": "agent_handoff",

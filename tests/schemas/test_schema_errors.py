@@ -11,8 +11,8 @@ from confluent_kafka.schema_registry import SchemaRegistryError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_rules.exceptions import BotbillError
-from schemas import AvroCodec, SchemaError, SchemaRegistryUnavailable
+from botbill.billing_rules.exceptions import BotbillError
+from botbill.schemas import AvroCodec, SchemaError, SchemaRegistryUnavailable
 
 
 @pytest.mark.parametrize(("name", "overrides", "message"), [
@@ -110,7 +110,7 @@ def test_reader_schema_must_match_writer() -> None:
 def test_registry_errors_are_translated(status: int, error: type[Exception], sample: Any,
                                         registry_url: str,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from schemas._registry import _client
+    from botbill.schemas._registry import _client
 
     def refuse(*_: Any, **__: Any) -> int:
         raise SchemaRegistryError(status, -1, "no")

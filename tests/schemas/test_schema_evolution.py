@@ -14,7 +14,7 @@ from fastavro.schema import to_parsing_canonical_form
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import AvroCodec
+from botbill.schemas import AvroCodec
 
 HISTORY = Path(__file__).resolve().parents[2] / "schemas" / "history"
 V1 = json.loads((HISTORY / "ConversationTurn.v1.avsc").read_text())
@@ -74,7 +74,7 @@ def test_current_single_object_header_is_the_spec_fingerprint(sample: Any) -> No
 
 
 def test_v1_through_registry_reads_as_current(sample: Any, registry_url: str) -> None:
-    from schemas._registry import _client
+    from botbill.schemas._registry import _client
 
     client = _client(registry_url)
     v1_id = client.register_schema("conversation-turns-value", Schema(json.dumps(V1), "AVRO"))

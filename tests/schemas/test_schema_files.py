@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-import schemas
-from billing_rules import events, sessions
-from schemas import SchemaError, event_schema_name, schema_event_type
+from botbill import schemas
+from botbill.billing_rules import events, sessions
+from botbill.schemas import SchemaError, event_schema_name, schema_event_type
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 FILES = sorted(SCHEMA_DIR.glob("*.avsc")) + sorted(SCHEMA_DIR.glob("history/*.avsc"))

@@ -15,11 +15,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from clickhouse_driver.util.escape import escape_param
 
-from billing_rules.sessions import AlertSession, UsageSession
-from billing_rules.timeutil import parse_rfc3339_ms
-from sinks import ClickHouseStore, SinkBatch, connect, migrate
-from sinks._tables import batch_inserts
-from sinks.connection import DEFAULT_URL, URL_ENV
+from botbill.billing_rules.sessions import AlertSession, UsageSession
+from botbill.billing_rules.timeutil import parse_rfc3339_ms
+from botbill.sinks import ClickHouseStore, SinkBatch, connect, migrate
+from botbill.sinks._tables import batch_inserts
+from botbill.sinks.connection import DEFAULT_URL, URL_ENV
 
 T0 = parse_rfc3339_ms("2026-11-01T10:00:00.000Z")
 MINUTE = 60_000

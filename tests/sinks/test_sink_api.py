@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import sinks
-from sinks import export
+from botbill import sinks
+from botbill.sinks import export
 
 SINKS = Path(sinks.__file__).parent
 
@@ -25,14 +25,20 @@ def test_public_names_are_pinned():
         assert getattr(sinks, name).__doc__, name
 
 
+def _root(module: str) -> str:
+    """The distribution-level name: ``botbill.billing_rules.x`` -> ``billing_rules``."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "botbill" and len(parts) > 1 else parts[0]
+
+
 def test_sinks_imports_only_clickhouse_driver_billing_rules_and_stdlib():
     allowed = set(sys.stdlib_module_names) | {"clickhouse_driver", "billing_rules"}
     for path in SINKS.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
-                roots = [alias.name.split(".")[0] for alias in node.names]
+                roots = [_root(alias.name) for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and not node.level:
-                roots = [(node.module or "").split(".")[0]]
+                roots = [_root(node.module or "")]
             else:
                 continue
             assert set(roots) <= allowed, f"{path.name} imports {roots}"

@@ -7,13 +7,13 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from billing_rules.batch import BatchBiller
-from billing_rules.events import AlertDelivered, event_from_mapping, event_to_mapping
-from billing_rules.incremental import ConversationState, apply_event
-from billing_rules.sessions import AlertSession, SessionChange, row_sort_key, to_row
-from billing_rules.settings import DEFAULT_GRACE_MS, DEFAULT_TIMEOUT_MS
-from billing_rules.timeutil import parse_rfc3339_ms
-from sinks import (
+from botbill.billing_rules.batch import BatchBiller
+from botbill.billing_rules.events import AlertDelivered, event_from_mapping, event_to_mapping
+from botbill.billing_rules.incremental import ConversationState, apply_event
+from botbill.billing_rules.sessions import AlertSession, SessionChange, row_sort_key, to_row
+from botbill.billing_rules.settings import DEFAULT_GRACE_MS, DEFAULT_TIMEOUT_MS
+from botbill.billing_rules.timeutil import parse_rfc3339_ms
+from botbill.sinks import (
     DeadLetterRecord,
     InMemoryStore,
     LateEventRecord,
@@ -25,8 +25,8 @@ from sinks import (
     raw_events,
     usage_summary,
 )
-from sinks._tables import RAW_EVENT_COLUMNS
-from sinks.migrations import available_migrations
+from botbill.sinks._tables import RAW_EVENT_COLUMNS
+from botbill.sinks.migrations import available_migrations
 
 MINUTE = 60_000
 

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from billing_rules.sessions import SessionChange, to_row
-from sinks import (
+from botbill.billing_rules.sessions import SessionChange, to_row
+from botbill.sinks import (
     ClickHouseStore,
     SinkBatch,
     SinkUnavailable,

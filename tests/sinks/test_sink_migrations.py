@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sinks.migrations import available_migrations
+from botbill.sinks.migrations import available_migrations
 
 
 def code(sql: str) -> str:

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing_rules.events import event_from_mapping, event_to_mapping
-from billing_rules.sessions import AlertSession, SessionChange
-from sinks import LateEventRecord, RawEventRecord, SinkBatch, SinkError
-from sinks._tables import EVENT_COLUMNS, RAW_EVENT_COLUMNS, batch_inserts, event_mapping
-from sinks.export import write_rows
+from botbill.billing_rules.events import event_from_mapping, event_to_mapping
+from botbill.billing_rules.sessions import AlertSession, SessionChange
+from botbill.sinks import LateEventRecord, RawEventRecord, SinkBatch, SinkError
+from botbill.sinks._tables import EVENT_COLUMNS, RAW_EVENT_COLUMNS, batch_inserts, event_mapping
+from botbill.sinks.export import write_rows
 
 text = st.text(min_size=1, max_size=8)
 
@@ -85,7 +85,7 @@ def test_export_lines_are_byte_identical_to_replay(user, channel):
     session = AlertSession(user, channel, user + channel, 1_793_527_200_000)
     out = io.BytesIO()
     assert write_rows([session], out) == 1
-    from billing_rules.sessions import to_row
+    from botbill.billing_rules.sessions import to_row
 
     assert out.getvalue() == orjson.dumps(to_row(session), option=orjson.OPT_SORT_KEYS) + b"\n"
     assert json.loads(out.getvalue()) == to_row(session)

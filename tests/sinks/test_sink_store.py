@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from billing_rules.sessions import SessionChange
-from sinks import InMemoryStore, SinkBatch, SinkError, SinkUnavailable, write_with_retry
+from botbill.billing_rules.sessions import SessionChange
+from botbill.sinks import InMemoryStore, SinkBatch, SinkError, SinkUnavailable, write_with_retry
 
 
 def test_in_memory_store_keeps_the_latest_revision_and_drops_voids(records):

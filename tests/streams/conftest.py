@@ -10,19 +10,19 @@ from typing import Any
 
 import pytest
 
-from billing_rules.events import (
+from botbill.billing_rules.events import (
     AgentHandoff,
     AlertDelivered,
     ConversationTurn,
     Event,
     event_to_mapping,
 )
-from billing_rules.sessions import SessionChange, UsageSession
-from billing_rules.timeutil import parse_rfc3339_ms
-from schemas.codec import AvroCodec
-from streams import topic_names as topics
-from streams.metrics import Metrics
-from streams.settings import WorkerSettings
+from botbill.billing_rules.sessions import SessionChange, UsageSession
+from botbill.billing_rules.timeutil import parse_rfc3339_ms
+from botbill.schemas.codec import AvroCodec
+from botbill.streams import topic_names as topics
+from botbill.streams.metrics import Metrics
+from botbill.streams.settings import WorkerSettings
 
 T0 = parse_rfc3339_ms("2026-11-01T10:00:00.000Z")
 MINUTE = 60_000

@@ -17,17 +17,17 @@ import orjson
 import pytest
 from faust.types import Message
 
-from billing_rules.events import ConversationEvent, event_from_mapping
-from billing_rules.sessions import AlertSession, SessionChange, UsageSession
-from billing_rules.visits import bill_conversation
-from schemas.codec import AvroCodec
-from sinks.store import InMemoryStore
-from streams import app as app_module
-from streams import topic_names as topics
-from streams.app import create_app
-from streams.health import Progress
-from streams.metrics import Metrics
-from streams.settings import WorkerSettings
+from botbill.billing_rules.events import ConversationEvent, event_from_mapping
+from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession
+from botbill.billing_rules.visits import bill_conversation
+from botbill.schemas.codec import AvroCodec
+from botbill.sinks.store import InMemoryStore
+from botbill.streams import app as app_module
+from botbill.streams import topic_names as topics
+from botbill.streams.app import create_app
+from botbill.streams.health import Progress
+from botbill.streams.metrics import Metrics
+from botbill.streams.settings import WorkerSettings
 from tests.streams.conftest import (
     TOPIC_OF,
     EventFactory,
@@ -36,9 +36,9 @@ from tests.streams.conftest import (
     sample,
 )
 
-SESSIONIZER = "streams.app.sessionize"
-ALERTS = "streams.app.bill_alerts"
-SINK = "streams.app.sink"
+SESSIONIZER = "botbill.streams.app.sessionize"
+ALERTS = "botbill.streams.app.bill_alerts"
+SINK = "botbill.streams.app.sink"
 
 
 class Sent(NamedTuple):

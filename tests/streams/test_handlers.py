@@ -10,20 +10,20 @@ from dataclasses import dataclass, field, replace
 import orjson
 import pytest
 
-from billing_rules.events import (
+from botbill.billing_rules.events import (
     AlertDelivered,
     ConversationEvent,
     ConversationKey,
     Event,
     event_from_mapping,
 )
-from billing_rules.exceptions import BotbillError
-from billing_rules.sessions import SessionChange, UsageSession
-from billing_rules.settings import TimeoutPolicy
-from billing_rules.visits import bill_conversation
-from schemas.codec import AvroCodec
-from streams import topic_names as topics
-from streams.handlers import (
+from botbill.billing_rules.exceptions import BotbillError
+from botbill.billing_rules.sessions import SessionChange, UsageSession
+from botbill.billing_rules.settings import TimeoutPolicy
+from botbill.billing_rules.visits import bill_conversation
+from botbill.schemas.codec import AvroCodec
+from botbill.streams import topic_names as topics
+from botbill.streams.handlers import (
     OCCURRED_AT_HEADER,
     AlertHandler,
     ConversationHandler,
@@ -33,10 +33,10 @@ from streams.handlers import (
     dead_letter,
     decode_input,
 )
-from streams.metrics import Metrics
-from streams.settings import WorkerSettings
-from streams.traffic import generate_events
-from streams.watermark import NO_WATERMARK
+from botbill.streams.metrics import Metrics
+from botbill.streams.settings import WorkerSettings
+from botbill.streams.traffic import generate_events
+from botbill.streams.watermark import NO_WATERMARK
 from tests.streams.conftest import (
     MINUTE,
     T0,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from streams.health import Progress
+from botbill.streams.health import Progress
 
 STALL = 60.0
 AGENTS = {"sessionizer": ("turns", "handoffs"), "alerts": ("alerts",)}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from streams.produce import paced
+from botbill.streams.produce import paced
 from tests.streams.conftest import T0
 
 

@@ -8,18 +8,18 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from billing_rules.batch import BatchBiller
-from billing_rules.events import event_from_mapping, event_to_mapping
-from billing_rules.sessions import AlertSession, SessionChange, UsageSession
-from deploy.stack import Endpoints
-from sinks import ClickHouseStore, SinkBatch, connect, migrate
-from sinks.store import RawEventRecord
+from botbill.billing_rules.batch import BatchBiller
+from botbill.billing_rules.events import event_from_mapping, event_to_mapping
+from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession
+from botbill.deploy.stack import Endpoints
+from botbill.sinks import ClickHouseStore, SinkBatch, connect, migrate
+from botbill.sinks.store import RawEventRecord
+from tests.examples_dir import EXAMPLES as EXAMPLES_DIR
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "examples" / "events.jsonl"
+EXAMPLES = EXAMPLES_DIR / "events.jsonl"
 pytestmark = pytest.mark.integration
 
 

@@ -13,16 +13,16 @@ from typing import Any
 import orjson
 import pytest
 
-from streams import replay
+from botbill.streams import replay
+from tests.examples_dir import EXAMPLES
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-EVENTS = SHARED / "examples" / "events.jsonl"
-EXPECTED = SHARED / "examples" / "expected.jsonl"
+EVENTS = EXAMPLES / "events.jsonl"
+EXPECTED = EXAMPLES / "expected.jsonl"
 
 
 def botbill(*args: str | Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     exe = shutil.which("botbill")
-    command = [exe] if exe else [sys.executable, "-m", "streams.cli"]
+    command = [exe] if exe else [sys.executable, "-m", "botbill"]
     return subprocess.run([*command, "replay", *map(str, args)], input=stdin,
                           capture_output=True, timeout=120, check=False)
 
@@ -216,7 +216,7 @@ def test_missing_file_is_an_error() -> None:
 
 
 def test_avro_container_input(tmp_path: Path) -> None:
-    container = pytest.importorskip("schemas.container")
+    container = pytest.importorskip("botbill.schemas.container")
     path = tmp_path / "events.avro"
     with path.open("wb") as out:
         container.write_container(out, [orjson.loads(line) for line in lines()])
@@ -229,7 +229,7 @@ def test_avro_container_input(tmp_path: Path) -> None:
 def test_corrupt_avro_container_stops_with_file_and_reason(tmp_path: Path) -> None:
     """BUG: a truncated container ends in an uncaught ``SchemaError`` traceback instead of
     ``botbill replay: FILE: reason`` (``main`` catches only ``OSError`` and ``BadRecord``)."""
-    container = pytest.importorskip("schemas.container")
+    container = pytest.importorskip("botbill.schemas.container")
     path = tmp_path / "events.avro"
     with path.open("wb") as out:
         container.write_container(out, [orjson.loads(line) for line in lines()])

@@ -13,16 +13,16 @@ from typing import Any
 import orjson
 import pytest
 
-from billing_rules.events import event_from_mapping, event_to_mapping
-from billing_rules.sessions import AlertSession, SessionChange, UsageSession
-from schemas.codec import AvroCodec
-from sinks.exceptions import SinkUnavailable
-from sinks.store import DeadLetterRecord, InMemoryStore, LateEventRecord, SinkBatch
-from streams import topic_names as topics
-from streams.handlers import OCCURRED_AT_HEADER
-from streams.health import Progress
-from streams.metrics import Metrics
-from streams.sink import SinkWriter, build_batch
+from botbill.billing_rules.events import event_from_mapping, event_to_mapping
+from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession
+from botbill.schemas.codec import AvroCodec
+from botbill.sinks.exceptions import SinkUnavailable
+from botbill.sinks.store import DeadLetterRecord, InMemoryStore, LateEventRecord, SinkBatch
+from botbill.streams import topic_names as topics
+from botbill.streams.handlers import OCCURRED_AT_HEADER
+from botbill.streams.health import Progress
+from botbill.streams.metrics import Metrics
+from botbill.streams.sink import SinkWriter, build_batch
 from tests.streams.conftest import (
     MINUTE,
     T0,

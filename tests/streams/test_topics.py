@@ -6,15 +6,15 @@ import os
 
 import pytest
 
-from deploy.stack import Endpoints
-from streams import topics
-from streams.topic_names import (
+from botbill.deploy.stack import Endpoints
+from botbill.streams import topics
+from botbill.streams.topic_names import (
     CONVERSATION_TOPICS,
     INPUT_TOPICS,
     SINK_TOPICS,
     TOPIC_SPECS,
 )
-from streams.topics import TopicError, TopicSettings, create_topics, describe_topics
+from botbill.streams.topics import TopicError, TopicSettings, create_topics, describe_topics
 
 
 def _settings(stack: Endpoints) -> TopicSettings:

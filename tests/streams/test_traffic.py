@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from billing_rules.events import event_from_mapping
-from streams.traffic import generate_events
+from botbill.billing_rules.events import event_from_mapping
+from botbill.streams.traffic import generate_events
 from tests.streams.conftest import MINUTE, T0
 
 HOUR = 60 * MINUTE

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from streams.watermark import NO_WATERMARK, PartitionClock
+from botbill.streams.watermark import NO_WATERMARK, PartitionClock
 from tests.streams.conftest import MINUTE, T0
 
 TURNS, HANDOFFS = "turns", "handoffs"

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from billing_rules.exceptions import BotbillError
-from streams.settings import WorkerSettings
+from botbill.billing_rules.exceptions import BotbillError
+from botbill.streams.settings import WorkerSettings
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE

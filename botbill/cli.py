@@ -10,6 +10,7 @@ import sys
 
 __all__ = ["main"]
 
+# command -> (module under botbill, what it does)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("streams.demo", "the main job: stack, topics, worker, traffic, billed report"),
     "replay": ("streams.replay", "bill event files offline with the same rules (BILLING_RULES)"),
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nbotbill: unknown command {args[0]!r}", file=sys.stderr)
             return 2
         return 0
-    module = importlib.import_module(COMMANDS[args[0]][0])
+    module = importlib.import_module(f"botbill.{COMMANDS[args[0]][0]}")
     return int(module.main(args[1:]) or 0)
 
 

@@ -1,0 +1,7 @@
+"""``python -m botbill``: the same as the ``botbill`` command."""
+
+import sys
+
+from botbill.cli import main
+
+sys.exit(main())
