@@ -14,11 +14,9 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +32,7 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from botbill.billing_rules.timeutil import format_ms
+from tests.examples_dir import BOTBILL
 
 __all__ = [
     "EXAMPLES",
@@ -55,12 +54,8 @@ class PipelineFailed(AssertionError):
 
 
 def _botbill() -> list[str]:
-    """The ``botbill`` entry point of this interpreter's environment."""
-    script = Path(sys.executable).with_name("botbill")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("botbill")
-    return [found] if found else [sys.executable, "-m", "botbill"]
+    """The ``botbill`` command of this interpreter's environment."""
+    return list(BOTBILL)
 
 
 def _free_port() -> int:

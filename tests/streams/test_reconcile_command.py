@@ -17,6 +17,7 @@ from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSes
 from botbill.deploy.stack import Endpoints
 from botbill.sinks import ClickHouseStore, SinkBatch, connect, migrate
 from botbill.sinks.store import RawEventRecord
+from tests.examples_dir import BOTBILL
 from tests.examples_dir import EXAMPLES as EXAMPLES_DIR
 
 EXAMPLES = EXAMPLES_DIR / "events.jsonl"
@@ -38,7 +39,7 @@ def database(stack: Endpoints) -> Iterator[str]:
 
 def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BOTBILL_CLICKHOUSE_URL": url}
-    return subprocess.run(["botbill", "reconcile", "--from", "2026-10-31", "--to", "2026-11-01",
+    return subprocess.run([*BOTBILL, "reconcile", "--from", "2026-10-31", "--to", "2026-11-01",
                            *args], capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -73,9 +74,9 @@ def test_reconcile_reports_then_repairs(database: str) -> None:
     again = run(database)
     assert again.returncode == 0, again.stdout
     assert again.stdout == ""
-    exported = subprocess.run(["botbill", "sessions", "export", "--url", database],
+    exported = subprocess.run([*BOTBILL, "sessions", "export", "--url", database],
                               capture_output=True, text=True, check=True, timeout=120).stdout
-    replayed = subprocess.run(["botbill", "replay", str(EXAMPLES)], capture_output=True,
+    replayed = subprocess.run([*BOTBILL, "replay", str(EXAMPLES)], capture_output=True,
                               text=True, check=True, timeout=120).stdout
     assert sorted(map(json.loads, exported.splitlines()), key=json.dumps) == \
         sorted(map(json.loads, replayed.splitlines()), key=json.dumps)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -14,16 +13,14 @@ import orjson
 import pytest
 
 from botbill.streams import replay
-from tests.examples_dir import EXAMPLES
+from tests.examples_dir import BOTBILL, EXAMPLES
 
 EVENTS = EXAMPLES / "events.jsonl"
 EXPECTED = EXAMPLES / "expected.jsonl"
 
 
 def botbill(*args: str | Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    exe = shutil.which("botbill")
-    command = [exe] if exe else [sys.executable, "-m", "botbill"]
-    return subprocess.run([*command, "replay", *map(str, args)], input=stdin,
+    return subprocess.run([*BOTBILL, "replay", *map(str, args)], input=stdin,
                           capture_output=True, timeout=120, check=False)
 
 
