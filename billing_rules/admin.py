@@ -39,8 +39,11 @@ __all__ = [
     "is_downgrade",
     "is_enterprise_customer",
     "month_start_ms",
+    "month_to_date_cost_cents",
     "next_month_start_ms",
+    "plan_change_effect",
     "quota_for",
+    "trial_days_left",
 ]
 
 MIN_ORDER_CENTS = 10_000
@@ -188,6 +191,38 @@ def quota_for(plan_id: str, plans: Mapping[str, PlanInfo] = DEFAULT_PLANS,
     """The included usage and alert sessions a month (None: no quota)."""
     plan = plans.get(plan_id)
     return (None, None) if plan is None else (plan.included_usage, plan.included_alert)
+
+
+def plan_change_effect(current: str, target: str, now_ms: int,
+                       plans: Mapping[str, PlanInfo] = DEFAULT_PLANS) -> tuple[str, int]:
+    """``(change, effective_at)`` of a plan change requested at ``now_ms`` (M1): an upgrade
+    now, a downgrade at the start of next month, the current plan cancels a scheduled
+    downgrade (now)."""
+    if target == current:
+        return "cancel_scheduled_downgrade", now_ms
+    if is_downgrade(current, target, plans):
+        return "downgrade", next_month_start_ms(now_ms)
+    return "upgrade", now_ms
+
+
+def month_to_date_cost_cents(plan_id: str, usage_sessions: int, alert_sessions: int,
+                             plans: Mapping[str, PlanInfo] = DEFAULT_PLANS) -> int:
+    """An estimate for the Manage view: this month's sessions priced by the current plan
+    (``standard``: every session; invoiced plans: the full monthly fee plus overage beyond
+    the quota). The invoice (M3) prorates the fee over plan changes; this does not."""
+    plan = plans.get(plan_id)
+    if plan is None:
+        return 0
+    if plan.included_usage is None or plan.included_alert is None:
+        return usage_sessions * plan.usage_price_cents + alert_sessions * plan.alert_price_cents
+    return (plan.monthly_fee_cents
+            + max(0, usage_sessions - plan.included_usage) * plan.usage_price_cents
+            + max(0, alert_sessions - plan.included_alert) * plan.alert_price_cents)
+
+
+def trial_days_left(trial_end_ms: int, now_ms: int) -> int:
+    """Whole days (rounded up) until the trial ends; 0 once it has."""
+    return max(0, -((now_ms - trial_end_ms) // _DAY_MS))
 
 
 ACCOUNT_EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
