@@ -18,7 +18,9 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
@@ -78,14 +80,23 @@ def create_app(*, clickhouse_url: str | None, events: EventLog,
     returns epoch ms (injected in tests)."""
     now = clock or (lambda: int(time.time() * 1000))
     local = threading.local()
+    opened: list[Any] = []
 
     def client() -> Any:
+        """One ClickHouse client per worker thread (a client is not thread-safe)."""
         found = getattr(local, "client", None)
         if found is None:
             found = local.client = connect(clickhouse_url)
+            opened.append(found)
         return found
 
-    app = FastAPI(title="botbill admin API", version="1",
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        for each in opened:
+            each.disconnect()
+
+    app = FastAPI(title="botbill admin API", version="1", lifespan=lifespan,
                   description="Billing for bot admins (Plan & Usage, Orders & Invoices), "
                   "usage, sessions export, operator actions. Money in integer cents.")
 
@@ -178,8 +189,23 @@ def create_app(*, clickhouse_url: str | None, events: EventLog,
         text = "\0".join((who.account_id, who.user_id, request.method, request.url.path, key))
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
+    answered: OrderedDict[str, None] = OrderedDict()  # event ids Kafka acknowledged
+    answered_lock = threading.Lock()
+
     def append(records: list[dict[str, Any]]) -> None:
+        """Append once: a retry (same Idempotency-Key, so the same event ids) that this
+        process already had acknowledged sends nothing; past this bounded memory, or after a
+        restart, it is sent again and counts once downstream by its event_id (R1)."""
+        ids_ = [r["event_id"] for r in records]
+        with answered_lock:
+            if all(i in answered for i in ids_):
+                return
         events.append(records)
+        with answered_lock:
+            for i in ids_:
+                answered[i] = None
+            while len(answered) > 10_000:
+                answered.popitem(last=False)
 
     def event(kind: str, digest: str, account: str, bot_id: str, **fields: Any,
               ) -> dict[str, Any]:
