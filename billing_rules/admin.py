@@ -178,10 +178,7 @@ def check_export_window(first_day_ms: int, last_day_ms: int) -> Refusal | None:
     months: the last day is before the same day 3 months after the first."""
     if last_day_ms < first_day_ms:
         return Refusal("to", "must not be before 'from'")
-    limit = first_day_ms
-    for _ in range(EXPORT_MAX_MONTHS):
-        limit = _add_month(limit)
-    if last_day_ms >= limit:
+    if last_day_ms >= _add_months(first_day_ms, EXPORT_MAX_MONTHS):
         return Refusal("to", f"a sessions export covers at most {EXPORT_MAX_MONTHS} months")
     return None
 
@@ -244,7 +241,7 @@ def account_event_problem(record: Mapping[str, Any]) -> Refusal | None:
     enumerations a single record can break. What depends on a bot's history (registered,
     an id used twice, ...) is the money engine's to decide. ``occurred_at`` in ms."""
     kind = record.get("type")
-    if kind not in ACCOUNT_EVENT_FIELDS:
+    if not isinstance(kind, str) or kind not in ACCOUNT_EVENT_FIELDS:
         return Refusal("type", f"{kind!r} is not an account event type")
     for name in ("event_id", "account_id", "bot_id", *_TEXT_FIELDS.get(kind, ())):
         if not isinstance(record.get(name), str) or not record[name]:
@@ -307,13 +304,16 @@ def month_start_ms(t_ms: int) -> int:
 
 def next_month_start_ms(t_ms: int) -> int:
     """Where a downgrade requested at ``t_ms`` takes effect (M1)."""
-    return _add_month(month_start_ms(t_ms))
+    return _add_months(month_start_ms(t_ms), 1)
 
 
-def _add_month(t_ms: int) -> int:
+def _add_months(t_ms: int, months: int) -> int:
+    """The same day ``months`` later, clamped once to the target month's length (Jan 31 +
+    3 months is Apr 30, not Apr 28)."""
     days, rest = divmod(t_ms, _DAY_MS)
     year, month, day = _civil(days)
-    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    index = year * 12 + month - 1 + months
+    year, month = index // 12, index % 12 + 1
     day = min(day, _month_length(year, month))
     return _days_from_civil(year, month, day) * _DAY_MS + rest
 

@@ -1,4 +1,4 @@
-"""The money tables (migrations 0020-0026): typed rows, idempotent writes, deduplicated reads.
+"""The money tables (migrations 0008-0014): typed rows, idempotent writes, deduplicated reads.
 
 Writers: the balance agent (balances, orders, ledger, notifications), the invoicing job
 (invoices), ``botbill users add`` (users). Readers: the admin API, ``balances export``,
@@ -214,7 +214,7 @@ def read_balances(client: Client, *, account: str | None = None,
     flags = {"expiring", "extension_pending", "auto_reload_enabled"}
     out = []
     for row in _select(client, sql, _present(params), "bot_balances"):
-        values = {name: (bool(v) if name in flags else v)
+        values: dict[str, Any] = {name: (bool(v) if name in flags else v)
                   for name, v in zip(_BALANCE_COLUMNS, row, strict=True)}
         out.append(BotBalance(**values))
     return out
