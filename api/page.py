@@ -21,10 +21,13 @@ BILLING_PAGE = """<!doctype html>
  table { border-collapse: collapse; margin: .5rem 0 1.5rem; }
  th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: left; }
  td.money { text-align: right; font-variant-numeric: tabular-nums; }
- .info { cursor: help; color: #06c; font-weight: bold; margin-left: .3rem; }
+ .info { cursor: help; display: inline-block; width: 1.1em; height: 1.1em; margin-left: .4rem;
+         border-radius: 50%; background: #06c; color: #fff; font: bold .8em/1.1em serif;
+         text-align: center; vertical-align: middle; }
+ .info::before { content: "i"; }
  .error { color: #b00; } .ok { color: #070; }
  dialog { min-width: 28rem; } dialog section { margin: .6rem 0; }
- nav a { margin-right: 1rem; }
+ nav > * { margin-right: 1rem; }
 </style>
 </head>
 <body>
@@ -143,8 +146,10 @@ async function load() {
       const name = document.createElement("span");
       name.textContent = bot.bot_id;
       if (bot.notices.length) {
-        const icon = text("span", "\\u24d8", "info");
+        const icon = text("span", "", "info");
         icon.title = bot.notices.join("\\n");
+        icon.setAttribute("aria-label", bot.notices.join("; "));
+        icon.setAttribute("role", "img");
         icon.dataset.notices = bot.notices.join("\\n");
         name.appendChild(icon);
       }
@@ -221,6 +226,10 @@ async function openManage(botId) {
     return o;
   }));
   $("reload-enabled").checked = view.auto_reload_enabled;
+  if (view.auto_reload_enabled) {
+    $("reload-threshold").value = cents(view.auto_reload_threshold_cents).replace(/,/g, "");
+    $("reload-amount").value = cents(view.auto_reload_amount_cents).replace(/,/g, "");
+  }
   $("extension-section").hidden = view.bot.plan_id !== "trial";
   $("manage-message").textContent = "";
   if (!$("manage").open) $("manage").showModal();

@@ -70,8 +70,7 @@ def bot_cells(driver) -> dict[str, list[str]]:
     rows = table.find_elements(By.TAG_NAME, "tr")[1:]
     out = {}
     for row in rows:
-        cells = [c.text.replace("\u24d8", "").strip() for c in row.find_elements(By.TAG_NAME,
-                                                                                "td")]
+        cells = [c.text.strip() for c in row.find_elements(By.TAG_NAME, "td")]
         out[cells[0]] = cells
     return out
 
