@@ -261,3 +261,40 @@ def test_users_add_prints_the_token_on_the_last_line(world):
         me = http.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert (me["user_id"], me["role"], me["billing"]) == ("newbie", "member", False)
     assert token not in done.stderr
+
+
+def test_botbill_api_serves_the_openapi_and_the_page(world):
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "botbill", "api", "--port", str(port),
+         "--clickhouse-url", world.clickhouse_url, "--bootstrap", world.bootstrap],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                spec = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).json()
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read().decode()
+                assert time.monotonic() < deadline, "botbill api did not start"
+                time.sleep(0.2)
+        assert {"/api/bots", "/api/orders", "/api/invoices/{invoice_id}/download",
+                "/api/operator/orders/{order_id}/settle"} <= set(spec["paths"])
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Plan & Usage" in page.text
+        me = httpx.get(f"http://127.0.0.1:{port}/api/me", timeout=5,
+                       headers={"Authorization": f"Bearer {world.tokens['ann']}"})
+        assert me.json()["billing"] is True
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        server.stderr.close()
