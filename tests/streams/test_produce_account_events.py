@@ -7,10 +7,20 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
+import time
+import uuid
 
-from botbill.schemas import AvroCodec
+import pytest
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
+
+from botbill.schemas import ACCOUNT_EVENT_SCHEMAS, AvroCodec
 from botbill.streams import topic_names
 from botbill.streams.produce import EventProducer, send_files
+from tests.examples_dir import EXAMPLES
 
 
 class Recorder(EventProducer):
@@ -58,3 +68,39 @@ def test_account_events_go_to_their_topic_keyed_by_bot(tmp_path):
     others = [topic for topic, _, _ in producer.sent_messages
               if topic != topic_names.ACCOUNT_EVENTS]
     assert others == [topic_names.CONVERSATION_TURNS]
+
+
+@pytest.mark.integration
+def test_produce_from_the_money_example_fills_account_events(stack, tmp_path):
+    """The real command on the real Kafka: every account event of the worked example lands on
+    ``<prefix>account-events``, keyed by its bot, decodable by the codec."""
+    prefix = f"test-produce-{uuid.uuid4().hex[:8]}-"
+    env = {**os.environ, "BOTBILL_TOPIC_PREFIX": prefix,
+           "BOTBILL_KAFKA_BOOTSTRAP": stack.kafka_bootstrap, "BOTBILL_PARTITIONS": "2"}
+    example = EXAMPLES / "money" / "events.jsonl"
+    expected = [json.loads(line) for line in example.read_text().splitlines() if line.strip()]
+    expected = [r for r in expected if r["type"] in ACCOUNT_EVENT_SCHEMAS]
+    admin = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
+    try:
+        for args in (["topics", "create"], ["produce", "--from", str(example)]):
+            subprocess.run([sys.executable, "-m", "botbill", *args], env=env, check=True,
+                           capture_output=True, timeout=300)
+        consumer = Consumer({"bootstrap.servers": stack.kafka_bootstrap,
+                             "group.id": f"{prefix}check", "auto.offset.reset": "earliest"})
+        consumer.subscribe([f"{prefix}account-events"])
+        got = []
+        deadline = time.monotonic() + 60
+        while len(got) < len(expected) and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and not message.error():
+                got.append((message.key(), *AvroCodec().decode(message.value())))
+        consumer.close()
+    finally:
+        names = [n for n in admin.list_topics(timeout=30).topics if n.startswith(prefix)]
+        if names:
+            for future in admin.delete_topics(names, operation_timeout=60).values():
+                future.result()
+    assert len(got) == len(expected) > 30
+    assert sorted((r["event_id"], r["bot_id"].encode(), ACCOUNT_EVENT_SCHEMAS[r["type"]])
+                  for r in expected) == sorted((rec["event_id"], key, name)
+                                               for key, name, rec in got)
