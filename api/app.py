@@ -21,6 +21,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
@@ -59,13 +60,17 @@ BotId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 class _Refused(Exception):
-    def __init__(self, refusal: rules.Refusal) -> None:
+    """A business rule refused the request: a 422 naming the field (in the body, or the
+    query string)."""
+
+    def __init__(self, refusal: rules.Refusal, where: str = "body") -> None:
         self.refusal = refusal
+        self.where = where
 
 
-def _refuse(refusal: rules.Refusal | None) -> None:
+def _refuse(refusal: rules.Refusal | None, where: str = "body") -> None:
     if refusal is not None:
-        raise _Refused(refusal)
+        raise _Refused(refusal, where)
 
 
 def _unprocessable(field: str, reason: str, where: str = "body") -> JSONResponse:
@@ -102,7 +107,7 @@ def create_app(*, clickhouse_url: str | None, events: EventLog,
 
     @app.exception_handler(_Refused)
     async def refused(_: Request, error: _Refused) -> JSONResponse:
-        return _unprocessable(error.refusal.field, error.refusal.reason)
+        return _unprocessable(error.refusal.field, error.refusal.reason, error.where)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -392,7 +397,7 @@ def create_app(*, clickhouse_url: str | None, events: EventLog,
               ) -> m.UsageSummaryOut:
         end_ms = _instant(end, "to") if end else now()
         start_ms = _instant(start, "from") if start else end_ms - 30 * _DAY_MS
-        _refuse(rules.check_summary_window(start_ms, end_ms, group))
+        _refuse(rules.check_summary_window(start_ms, end_ms, group), "query")
         buckets = usage_buckets(client(), account=who.account_id, unit=unit, group=group,
                                 start_ms=start_ms, end_ms=end_ms, bot=bot_id)
         return m.UsageSummaryOut(
@@ -412,9 +417,7 @@ def create_app(*, clickhouse_url: str | None, events: EventLog,
                bot_id: Annotated[str | None, Query(max_length=200)] = None,
                ) -> StreamingResponse:
         first, last = _day(start, "from"), _day(end, "to")
-        _refuse(rules.check_export_window(first, last))
-        from datetime import date
-
+        _refuse(rules.check_export_window(first, last), "query")
         day_from, day_to = date.fromisoformat(start), date.fromisoformat(end)
         own = connect(clickhouse_url)  # the stream outlives this thread's request
 
@@ -510,14 +513,15 @@ def _instant(text: str, field: str) -> int:
         return parse_rfc3339_ms(text)
     except (BotbillError, ValueError):
         raise _Refused(rules.Refusal(field, f"{text!r} is not an RFC 3339 UTC time "
-                                     "(e.g. 2026-11-01T00:00:00Z) or a day")) from None
+                                     "(e.g. 2026-11-01T00:00:00Z) or a day"), "query") from None
 
 
 def _day(text: str, field: str) -> int:
     try:
         return parse_rfc3339_ms(text + "T00:00:00Z")
     except (BotbillError, ValueError):
-        raise _Refused(rules.Refusal(field, f"{text!r} is not a day YYYY-MM-DD")) from None
+        raise _Refused(rules.Refusal(field, f"{text!r} is not a day YYYY-MM-DD"),
+                       "query") from None
 
 
 _CSV_FIELDS = ("kind", "account_id", "bot_id", "conversation_id", "channel", "user_id",

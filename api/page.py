@@ -241,7 +241,8 @@ async function act(doIt) {
     const answer = await doIt();
     message.className = "ok";
     message.textContent = "Accepted" + (answer.order_id ? ": order " + answer.order_id : "") +
-      (answer.change ? ": " + answer.change + " effective " + answer.effective_at : "");
+      (answer.change ? ": " + answer.change + " effective " + answer.effective_at : "") +
+      (answer.order_id ? "" : ", event " + answer.event_ids[0]);
   } catch (error) {
     message.className = "error";
     message.textContent = error.message;

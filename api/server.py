@@ -28,10 +28,17 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     import uvicorn
 
+    from botbill.sinks import connect, migrate
+
     from ._events import KafkaEventLog
     from .app import create_app
 
     try:
+        client = connect(args.clickhouse_url, create_database=True)
+        try:
+            migrate(client)  # idempotent: the tables the API reads exist before it answers
+        finally:
+            client.disconnect()
         events = KafkaEventLog(args.bootstrap, registry_url=args.registry)
         app = create_app(clickhouse_url=args.clickhouse_url, events=events)
     except BotbillError as error:

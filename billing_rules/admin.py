@@ -113,7 +113,10 @@ def eligible_plans(current: str, plans: Mapping[str, PlanInfo] = DEFAULT_PLANS) 
 
 def is_downgrade(current: str, target: str,
                  plans: Mapping[str, PlanInfo] = DEFAULT_PLANS) -> bool:
-    """A move to a lower rank: scheduled for the start of next month (M1)."""
+    """A move to a lower rank: scheduled for the start of next month (M1). A plan missing
+    from the catalog (an operator's override dropped it) has no rank: never a downgrade."""
+    if current not in plans or target not in plans:
+        return False
     return plans[target].rank < plans[current].rank
 
 

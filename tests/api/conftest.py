@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -148,10 +148,15 @@ def world(stack: Endpoints) -> Iterator[World]:
         admin.delete_topics([topic])
 
 
-def read_account_events(world: World, *, expect: int, timeout_s: float = 20.0,
-                        ) -> list[tuple[bytes, str, dict[str, Any]]]:
-    """Every message on the module's account-events topic so far (at least ``expect``):
-    ``(key, schema name, record)``, decoded with the project's codec."""
+Message = tuple[bytes, str, dict[str, Any]]
+
+
+def read_account_events(world: World, *, expect: int = 0,
+                        until: Callable[[list[Message]], bool] | None = None,
+                        timeout_s: float = 20.0) -> list[Message]:
+    """Every message on the module's account-events topic so far, ``(key, schema name,
+    record)`` decoded with the project's codec: at least ``expect`` of them, and read until
+    ``until(messages)`` holds (or the topic is drained after that)."""
     consumer = Consumer({"bootstrap.servers": world.bootstrap,
                          "group.id": f"test-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
@@ -163,7 +168,7 @@ def read_account_events(world: World, *, expect: int, timeout_s: float = 20.0,
         while time.monotonic() < deadline:
             message = consumer.poll(0.5)
             if message is None:
-                if len(out) >= expect:
+                if len(out) >= expect and (until is None or until(out)):
                     break
                 continue
             if message.error():

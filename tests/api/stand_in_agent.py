@@ -18,10 +18,15 @@ from botbill.sinks.money import Order, read_balances, write_balances, write_orde
 from .conftest import World, read_account_events
 
 
-def apply_account_events(world: World, *, expect: int) -> None:
+def apply_account_events(world: World, *, event_id: str) -> None:
+    """Apply everything on the topic, once the event ``event_id`` (what the test's click
+    produced) has arrived. Re-applying earlier events writes the same rows again (no-op)."""
     client = connect(world.clickhouse_url)
+    seen = lambda messages: any(r["event_id"] == event_id for _, _, r in messages)  # noqa: E731
     try:
-        for _, name, record in read_account_events(world, expect=expect):
+        messages = read_account_events(world, until=seen)
+        assert seen(messages), f"{event_id} never reached Kafka"
+        for _, name, record in messages:
             account, bot = record["account_id"], record["bot_id"]
             if name == "OrderPlaced":
                 write_orders(client, [Order(account, bot, record["order_id"],

@@ -113,7 +113,8 @@ def test_admin_adds_funds_and_sees_the_order_pending(browser, world):
     browser.find_element(By.ID, "add-funds").click()
     wait(browser).until(lambda d: "order" in d.find_element(By.ID, "manage-message").text)
     order_id = manage_message(browser).rsplit("order ", 1)[1].strip()
-    apply_account_events(world, expect=1)  # the balance agent's part, simulated
+    # the balance agent's part, simulated (the API's event id embeds the order's digest)
+    apply_account_events(world, event_id="api-order_placed-" + order_id.removeprefix("ord-"))
     close_manage(browser)
     table = wait(browser).until(ec.presence_of_element_located((By.ID, "orders-table")))
     wait(browser).until(lambda d: order_id in d.find_element(By.ID, "orders-table").text)
@@ -127,8 +128,10 @@ def test_admin_changes_a_plan_and_sees_the_downgrade_notice(browser, world):
     open_manage(browser, "bot-2")
     Select(browser.find_element(By.ID, "plan-select")).select_by_value("standard")
     browser.find_element(By.ID, "change-plan").click()
-    assert "downgrade effective 2026-04-01" in manage_message(browser)
-    apply_account_events(world, expect=2)  # the balance agent's part, simulated
+    message = manage_message(browser)
+    assert "downgrade effective 2026-04-01" in message
+    event_id = message.rsplit("event ", 1)[1].strip()
+    apply_account_events(world, event_id=event_id)  # the balance agent's part, simulated
     close_manage(browser)
     wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#bots-table .info")
                         and len(d.find_elements(By.CSS_SELECTOR, "#bots-table .info")) == 2)
