@@ -237,6 +237,8 @@ async function openManage(botId) {
 
 async function act(doIt) {
   const message = $("manage-message");
+  message.className = "";
+  message.textContent = "";
   try {
     const answer = await doIt();
     message.className = "ok";

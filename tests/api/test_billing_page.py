@@ -111,7 +111,8 @@ def test_admin_adds_funds_and_sees_the_order_pending(browser, world):
     amount.send_keys("150.00")
     Select(browser.find_element(By.ID, "funds-method")).select_by_value("wire_transfer")
     browser.find_element(By.ID, "add-funds").click()
-    wait(browser).until(lambda d: "order" in d.find_element(By.ID, "manage-message").text)
+    wait(browser).until(lambda d: d.find_element(By.ID, "manage-message").text.startswith(
+        "Accepted: order "))
     order_id = manage_message(browser).rsplit("order ", 1)[1].strip()
     # the balance agent's part, simulated (the API's event id embeds the order's digest)
     apply_account_events(world, event_id="api-order_placed-" + order_id.removeprefix("ord-"))
@@ -128,6 +129,8 @@ def test_admin_changes_a_plan_and_sees_the_downgrade_notice(browser, world):
     open_manage(browser, "bot-2")
     Select(browser.find_element(By.ID, "plan-select")).select_by_value("standard")
     browser.find_element(By.ID, "change-plan").click()
+    wait(browser).until(lambda d: d.find_element(By.ID, "manage-message").text.startswith(
+        "Accepted"))
     message = manage_message(browser)
     assert "downgrade effective 2026-04-01" in message
     event_id = message.rsplit("event ", 1)[1].strip()
