@@ -126,3 +126,31 @@ def test_ledger_notifications_and_users_collapse_on_their_ids(backend, records):
     assert read_users(backend.client, account=records.account) == [rotated]
     assert user_by_token_hash(backend.client, "b" * 64) == rotated
     assert user_by_token_hash(backend.client, "a" * 64) is None
+
+
+def test_usage_buckets_count_live_sessions_by_hour_day_and_month(backend, records):
+    from botbill.billing_rules.sessions import SessionChange
+    from botbill.sinks import SinkBatch
+    from botbill.sinks.usage import usage_buckets
+
+    hour = 3_600_000
+    start = T + 25 * hour + 5 * 60_000  # 2026-01-02T01:05Z
+    live = [SessionChange(records.usage(i, start=start), 1, False) for i in (1, 2, 3, 4, 5)]
+    gone = SessionChange(records.usage(1, conversation="c-void", start=start), 2, True)
+    late = SessionChange(records.usage(1, conversation="c-feb", start=T + 40 * 24 * hour),
+                         1, False)
+    backend.write(SinkBatch(usage_changes=[*live, gone, late],
+                            alert_sessions=[records.alert("a1", start),
+                                            records.alert("a2", T - 1)]))
+
+    def buckets(unit, group, bot=None):
+        return usage_buckets(backend.client, account=records.account, unit=unit, group=group,
+                             start_ms=T, end_ms=T + 60 * 24 * hour, bot=bot)
+
+    # sessions start every 15 minutes from 01:05: 01:05, 01:20, 01:35, 01:50, 02:05
+    assert buckets("usage", "hour") == [(T + 25 * hour, 4), (T + 26 * hour, 1),
+                                        (T + 40 * 24 * hour, 1)]
+    assert buckets("usage", "day") == [(T + 24 * hour, 5), (T + 40 * 24 * hour, 1)]
+    assert buckets("usage", "month") == [("2026-01", 5), ("2026-02", 1)]
+    assert buckets("alert", "month") == [("2026-01", 1)]  # a2 is before the window
+    assert buckets("usage", "month", bot="bot-z") == []
