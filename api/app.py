@@ -250,7 +250,8 @@ def create_app(*, clickhouse_url: str | None, events: EventLog,
             start_ms=start, end_ms=end)) for unit in ("usage", "alert")}
         quota = rules.quota_for(bot.plan_id)
         options = []
-        for plan_id in rules.eligible_plans(bot.plan_id):
+        for plan_id in rules.eligible_plans(bot.plan_id,
+                                            downgrade_scheduled=bool(bot.downgrade_plan_id)):
             change, effective = rules.plan_change_effect(bot.plan_id, plan_id, at)
             options.append(m.PlanOption(
                 plan_id=plan_id, change=change, effective_at=format_ms(effective),

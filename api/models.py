@@ -115,7 +115,8 @@ class BotRow(BaseModel):
 
 class PlanOption(BaseModel):
     plan_id: str
-    change: str = Field(description="upgrade (now) or downgrade (start of next month)")
+    change: str = Field(description="upgrade (now), downgrade (start of next month), or "
+                        "cancel_scheduled_downgrade (the current plan, while one is scheduled)")
     effective_at: str
     monthly_fee_cents: int
 

@@ -104,11 +104,13 @@ def is_enterprise_customer(plans_of_registered_bots: Iterable[str]) -> bool:
     return bool(plans) and all(plan == "enterprise" for plan in plans)
 
 
-def eligible_plans(current: str, plans: Mapping[str, PlanInfo] = DEFAULT_PLANS) -> list[str]:
-    """The plans a bot may move to: any but its current plan and ``trial`` (one trial per
-    bot, at registration), by rank."""
+def eligible_plans(current: str, plans: Mapping[str, PlanInfo] = DEFAULT_PLANS, *,
+                   downgrade_scheduled: bool = False) -> list[str]:
+    """The plans a bot may move to, by rank: any but ``trial`` (one trial per bot, at
+    registration) and its current plan, which is offered only while a downgrade is
+    scheduled (requesting it cancels the downgrade, M1)."""
     return [p.plan_id for p in sorted(plans.values(), key=lambda p: (p.rank, p.plan_id))
-            if p.plan_id not in (current, "trial")]
+            if p.plan_id != "trial" and (p.plan_id != current or downgrade_scheduled)]
 
 
 def is_downgrade(current: str, target: str,

@@ -56,6 +56,21 @@ def test_admin_sees_its_bots_with_plan_status_balance_and_notices(world):
     assert bots["bot-1"]["notices"] == []
 
 
+def test_manage_view(world):
+    with world.client("ann") as http:
+        view = http.get("/api/bots/bot-2").json()
+        trial = http.get("/api/bots/bot-3").json()
+    assert [(p["plan_id"], p["change"], p["effective_at"]) for p in view["plans"]] == [
+        ("standard", "downgrade", "2026-04-01T00:00:00.000Z"),
+        ("advanced", "upgrade", "2026-03-10T12:00:00.000Z"),
+        ("enterprise", "upgrade", "2026-03-10T12:00:00.000Z")]
+    assert (view["month"], view["included_usage_sessions"], view["included_alert_sessions"],
+            view["cost_so_far_cents"], view["trial_days_left"]) == (
+        "2026-03", 1_000, 5_000, 9_900 + 0, None)
+    assert view["account_users"] == ["ann", "max", "sam"]
+    assert trial["trial_days_left"] == 2 and trial["cost_so_far_cents"] == 0
+
+
 def test_another_accounts_bot_order_and_invoice_are_404(world):
     b = world.accounts["b"]
     with world.client("ann") as http:

@@ -73,6 +73,8 @@ RANKS = {"trial": 0, "standard": 1, "essential": 2, "advanced": 3, "enterprise":
 def test_plan_changes_follow_m1(current, target, now):
     assert admin.eligible_plans(current) == [
         p for p in sorted(RANKS, key=RANKS.get) if p not in (current, "trial")]
+    assert admin.eligible_plans(current, downgrade_scheduled=True) == [
+        p for p in sorted(RANKS, key=RANKS.get) if p != "trial"]
     refusal = admin.check_plan_change(current, target)
     assert (refusal is None) == (target != "trial")
     change, at = admin.plan_change_effect(current, target, now)
