@@ -305,6 +305,7 @@ class BotBook:
         """Run every timer up to and including instant ``t`` and close that instant."""
         out: list[Output] = []
         self._run_timers(out, (t, 6))
+        self.position = max(self.position, (t, 6, 0, ""))
         return out
 
     def _touch(self, t: int) -> None:
