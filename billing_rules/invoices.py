@@ -21,6 +21,7 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "balance_rows",
+    "enterprise_accounts",
     "invoice_rows",
     "invoices",
     "prorate",
@@ -144,3 +145,13 @@ def balance_rows(books: Mapping[BotKey, BotBook], as_of: int) -> list[dict[str, 
              "expired_cents": book.expired, "balance_cents": book.balance}
             for (account_id, bot_id), book in sorted(books.items())
             if book.registered_at is not None and book.registered_at <= as_of]
+
+
+def enterprise_accounts(books: Mapping[BotKey, BotBook], catalog: Catalog) -> set[str]:
+    """Accounts whose registered bots are all on a ``contract`` plan (``enterprise``) now:
+    the console shows them no Orders & Invoices (MONEY_RULES §1)."""
+    plans: dict[str, set[str]] = {}
+    for (account_id, _), book in books.items():
+        if book.registered_at is not None:
+            plans.setdefault(account_id, set()).add(catalog.plans[book.plan_id].billing)
+    return {account for account, kinds in plans.items() if kinds == {"contract"}}

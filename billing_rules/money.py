@@ -38,6 +38,7 @@ from .account_events import (
 from .calendar import month_key, next_month_start
 from .catalog import Catalog, Plan
 from .exceptions import MovementOutOfOrder
+from .timeutil import format_ms
 
 __all__ = [
     "DAY_MS",
@@ -269,9 +270,9 @@ class BotBook:
         ends within 3 days, an extension request waiting for an answer."""
         shown: dict[str, str] = {}
         if self.scheduled is not None:
-            shown["downgrade_scheduled"] = f"{self.scheduled[0]}@{self.scheduled[1]}"
+            shown["downgrade_scheduled"] = f"{self.scheduled[0]}@{format_ms(self.scheduled[1])}"
         if self._is_expiring(t):
-            shown["expiring"] = str(self.trial_end)
+            shown["expiring"] = format_ms(self.trial_end or 0)
         if any(not decided for decided in self.requests.values()):
             shown["extension_pending"] = ",".join(
                 sorted(r for r, decided in self.requests.items() if not decided))

@@ -96,10 +96,10 @@ class MoneyReplay:
             known = [t for t in (self.latest, watermark) if t is not None]
             as_of = max(known) if known else 0
         books, outputs = run_books(self.movements, as_of, self.catalog)
-        for output in outputs:
-            if isinstance(output, Rejection):
-                self._report(self.where.get(output.event, repr(output.event.event_id)),
-                             output.reason)
+        rejected = [(self.where.get(o.event, repr(o.event.event_id)), o.reason)
+                    for o in outputs if isinstance(o, Rejection)]
+        for where, reason in sorted(rejected, key=_file_line):
+            self._report(where, reason)
         if self.invalid:
             print(f"botbill replay: {self.invalid} invalid account event(s) rejected",
                   file=self.errors)
@@ -108,6 +108,12 @@ class MoneyReplay:
         if self.invoices_path:
             found = invoices(books, self.catalog, as_of, self.grace_ms)
             _write(self.invoices_path, invoice_rows(found))
+
+
+def _file_line(item: tuple[str, str]) -> tuple[str, int]:
+    """``file:line`` in file, then line order."""
+    name, _, line = item[0].rpartition(":")
+    return (name, int(line)) if line.isdigit() else (item[0], 0)
 
 
 def _write(path: str, rows: list[dict[str, Any]]) -> None:

@@ -170,7 +170,7 @@ def test_flags_show_a_scheduled_downgrade() -> None:
                .event("plan_change_requested", "2026-03-10", plan_id="essential")
                .run("2026-03-11"))
     assert book.flags(at("2026-03-11")) == {"downgrade_scheduled":
-                                            f"essential@{at('2026-04-01')}"}
+                                            "essential@2026-04-01T00:00:00.000Z"}
 
 
 # -- M3: invoices ---------------------------------------------------------------------------
@@ -303,7 +303,7 @@ def test_flags_show_an_expiring_trial_and_a_pending_extension() -> None:
     book, _ = (Script().register("2026-05-01", "trial")
                .event("extension_requested", "2026-05-12", request_id="r1", days=7)
                .run("2026-05-12"))
-    assert book.flags(at("2026-05-12")) == {"expiring": str(at("2026-05-15")),
+    assert book.flags(at("2026-05-12")) == {"expiring": "2026-05-15T00:00:00.000Z",
                                             "extension_pending": "r1"}
 
 
@@ -518,3 +518,18 @@ def test_the_catalog_file_comes_from_the_option_then_the_environment(
     assert load_catalog(str(option_file)).version == "from-option"
     with pytest.raises(InvalidCatalog, match="cannot read"):
         load_catalog(str(tmp_path / "missing.json"))
+
+
+def test_an_account_with_only_enterprise_bots_is_an_enterprise_customer() -> None:
+    from botbill.billing_rules.invoices import enterprise_accounts
+
+    def registered(account_id: str, bot_id: str, plan: str) -> Movement:
+        return account_event_from_mapping({
+            "type": "bot_registered", "event_id": f"{account_id}/{bot_id}",
+            "account_id": account_id, "bot_id": bot_id, "occurred_at": at("2026-01-01"),
+            "plan_id": plan, "owner_user_id": "o"})
+
+    moves = [registered(ACCOUNT, BOT, "enterprise"), registered("other", "b2", "enterprise"),
+             registered("other", "b3", "standard")]
+    books, _ = run_books(moves, at("2026-01-02"), DEFAULT)
+    assert enterprise_accounts(books, DEFAULT) == {ACCOUNT}
