@@ -184,13 +184,13 @@ class Order:
 
 
 @dataclass(slots=True)
-class _Debt:
+class Debt:
     session_id: str
     cents: int
 
 
 @dataclass(slots=True)
-class _Session:
+class ChargedSession:
     billing: str
     kind: SessionKind
     month: int
@@ -220,8 +220,8 @@ class BotBook:
     auto_reload: tuple[bool, int, int] = (False, 0, 0)  # enabled, threshold, amount
     lots: dict[str, Lot] = field(default_factory=dict)
     overdraft: int = 0
-    unpaid: list[_Debt] = field(default_factory=list)  # overdraft, oldest debit first
-    sessions: dict[str, _Session] = field(default_factory=dict)
+    unpaid: list[Debt] = field(default_factory=list)  # overdraft, oldest debit first
+    sessions: dict[str, ChargedSession] = field(default_factory=dict)
     generations: dict[str, int] = field(default_factory=dict)
     granted: int = 0
     debited: int = 0
@@ -529,7 +529,7 @@ class BotBook:
         if plan is None or charge.session_id in self.sessions:
             return  # not registered yet (metered, not priced), or charged already
         at = charge.at
-        session = _Session(plan.billing, charge.kind, month_key(at))
+        session = ChargedSession(plan.billing, charge.kind, month_key(at))
         self.sessions[charge.session_id] = session
         if plan.billing == "trial" and charge.kind == "usage":
             self.trial_usage += 1
@@ -543,7 +543,7 @@ class BotBook:
             if price:
                 self._debit(charge.session_id, session, price, at, out)
 
-    def _debit(self, session_id: str, session: _Session, price: int, at: int,
+    def _debit(self, session_id: str, session: ChargedSession, price: int, at: int,
                out: list[Output]) -> None:
         before = self.balance
         left = price
@@ -559,7 +559,7 @@ class BotBook:
         if left:
             self.overdraft += left
             session.draws[""] = left
-            self.unpaid.append(_Debt(session_id, left))
+            self.unpaid.append(Debt(session_id, left))
         self.debited += price
         generation = self.generations.get(session_id, 0) + 1
         self.generations[session_id] = generation
