@@ -115,3 +115,21 @@ def test_a_bad_catalog_is_refused_with_the_reason(tmp_path: Path) -> None:
     env = {**os.environ, "BOTBILL_CATALOG": str(catalog)}
     done = botbill(EVENTS, "--balances", tmp_path / "b.jsonl", env=env)
     assert done.returncode == 2 and "invalid plan catalog" in done.stderr
+
+
+def test_any_order_and_redelivery_of_the_input_gives_the_same_rows(tmp_path: Path) -> None:
+    import random
+
+    lines = [line for line in EVENTS.read_text().splitlines() if line.strip()]
+    rng = random.Random(7)
+    shuffled = lines + rng.sample(lines, k=len(lines) // 3)
+    rng.shuffle(shuffled)
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("\n".join(shuffled) + "\n")
+    day = "2026-03-02"
+    done = botbill(mixed, *WIDE, "--as-of", f"{day}T00:00:00.000Z", "--balances",
+                   tmp_path / "b.jsonl", "--invoices", tmp_path / "i.jsonl", "-o",
+                   tmp_path / "s.jsonl")
+    assert done.returncode == 0, done.stderr
+    assert row_set(tmp_path / "b.jsonl") == row_set(MONEY / f"balances-{day}.jsonl")
+    assert row_set(tmp_path / "i.jsonl") == row_set(MONEY / f"invoices-{day}.jsonl")
