@@ -285,7 +285,11 @@ class BotBook:
     # -- the fold ------------------------------------------------------------------------
 
     def apply(self, movement: Movement) -> list[Output]:
-        """Apply the next movement (and every timer due before it)."""
+        """Apply the next movement (and every timer due before it). An account event already
+        seen (R1), such as the bot's own auto-reload order read back, changes nothing,
+        however late it comes."""
+        if not isinstance(movement, (Charge, Void)) and movement.event_id in self.seen:
+            return []
         key = movement_key(movement)
         if key < self.position:
             raise MovementOutOfOrder(
@@ -387,8 +391,6 @@ class BotBook:
     # -- account events ------------------------------------------------------------------
 
     def _account_event(self, event: AccountEvent, out: list[Output]) -> None:
-        if event.event_id in self.seen:
-            return  # R1: a redelivery
         self.seen.add(event.event_id)
         if isinstance(event, OrderPlaced) and self._is_reload_echo(event):
             self.echoes[event.order_id] = event  # our own order read back: checked at the end

@@ -533,3 +533,14 @@ def test_an_account_with_only_enterprise_bots_is_an_enterprise_customer() -> Non
              registered("other", "b3", "standard")]
     books, _ = run_books(moves, at("2026-01-02"), DEFAULT)
     assert enterprise_accounts(books, DEFAULT) == {ACCOUNT}
+
+
+def test_the_stream_reading_its_own_reload_order_back_changes_nothing() -> None:
+    book, outputs = (Script().register("2026-06-01", "standard")
+                     .event("auto_reload_set", "2026-06-01", enabled=True,
+                            threshold_cents=50_000, amount_cents=10_000)
+                     .session("2026-06-02").run("2026-06-02"))
+    (order,) = [o for o in outputs if type(o).__name__ == "OrderPlaced"]
+    before = balance_rows({(ACCOUNT, BOT): book}, at("2026-06-02"))
+    assert book.apply(order) == []  # older than the debit that placed it: R1, not an error
+    assert balance_rows({(ACCOUNT, BOT): book}, at("2026-06-02")) == before
