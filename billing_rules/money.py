@@ -18,6 +18,7 @@ same movements writes the same rows. :func:`run_books` is the whole fold for a b
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -236,6 +237,8 @@ class BotBook:
     status: str = ""
     expiring: bool = False
     allowed: bool | None = None
+    expiry_queue: list[tuple[int, str]] = field(default_factory=list)  # heap of unexpired
+    _plan: Plan | None = field(default=None, repr=False, compare=False)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -245,7 +248,10 @@ class BotBook:
 
     @property
     def plan(self) -> Plan | None:
-        return self.catalog.plans.get(self.plan_id)
+        plan = self._plan
+        if plan is None or plan.plan_id != self.plan_id:
+            plan = self._plan = self.catalog.plans.get(self.plan_id)
+        return plan
 
     def status_at(self, t: int) -> str:
         """M5, for the state after every movement at or before ``t``."""
@@ -323,10 +329,8 @@ class BotBook:
                 candidates.append((self.open_instant, 5))
             if self.scheduled is not None:
                 candidates.append((self.scheduled[1], 1))
-            expiries = [lot.expires_at for lot in self.lots.values()
-                        if lot.expires_at is not None and not lot.expired]
-            if expiries:
-                candidates.append((min(expiries), 3))
+            if self.expiry_queue:
+                candidates.append((self.expiry_queue[0][0], 3))
             plan = self.plan
             if plan is not None and plan.billing == "trial" and self.trial_end is not None:
                 for at in (self.trial_end - EXPIRING_WITHIN_MS, self.trial_end):
@@ -495,6 +499,8 @@ class BotBook:
                                at, "grant", amount, grant_id))
         lot = Lot(grant_id, amount, amount, at, expires_at)
         self.lots[grant_id] = lot
+        if expires_at is not None:
+            heapq.heappush(self.expiry_queue, (expires_at, grant_id))
         repaid: list[tuple[str, int]] = []
         while self.overdraft and lot.remaining:
             debt = self.unpaid[0]
@@ -518,8 +524,11 @@ class BotBook:
                                    grant_id, draws=tuple(repaid)))
 
     def _expire(self, at: int, out: list[Output]) -> None:
-        for lot in sorted(self.lots.values(), key=Lot.order):
-            if lot.expires_at == at and not lot.expired:
+        due: list[Lot] = []
+        while self.expiry_queue and self.expiry_queue[0][0] == at:
+            due.append(self.lots[heapq.heappop(self.expiry_queue)[1]])
+        for lot in sorted(due, key=Lot.order):
+            if not lot.expired:
                 lot.expired = True
                 self.expired += lot.remaining
                 out.append(LedgerEntry(self._entry_id("expiry", lot.grant_id), self.account_id,
@@ -549,15 +558,15 @@ class BotBook:
                out: list[Output]) -> None:
         before = self.balance
         left = price
-        for lot in sorted(self.lots.values(), key=Lot.order):
+        usable = [lot for lot in self.lots.values() if lot.remaining and not lot.expired
+                  and lot.available <= at and (lot.expires_at is None or at < lot.expires_at)]
+        for lot in sorted(usable, key=Lot.order):
             if not left:
                 break
-            if lot.remaining and not lot.expired and lot.available <= at \
-                    and (lot.expires_at is None or at < lot.expires_at):
-                take = min(left, lot.remaining)
-                lot.remaining -= take
-                left -= take
-                session.draws[lot.grant_id] = take
+            take = min(left, lot.remaining)
+            lot.remaining -= take
+            left -= take
+            session.draws[lot.grant_id] = take
         if left:
             self.overdraft += left
             session.draws[""] = left
@@ -663,14 +672,23 @@ def run_books(movements: Iterable[Movement], as_of: int, catalog: Catalog,
     outputs: list[Output] = []
     for key in sorted(per_bot):
         book = books[key] = BotBook(key[0], key[1], catalog)
-        for movement in sorted(per_bot[key], key=_sort_key):
+        for movement in _in_order(per_bot[key]):
             outputs.extend(book.apply(movement))
         outputs.extend(book.advance(as_of))
         outputs.extend(book.unmatched_echoes())
     return books, outputs
 
 
-def _sort_key(movement: Movement) -> tuple[tuple[int, int, int, str], str]:
-    """:func:`movement_key`, then the record itself, so that two different records with one
-    ``event_id`` (R1: the first counts) are taken in the same order whatever the input's."""
-    return (movement_key(movement), repr(movement))
+def _in_order(movements: list[Movement]) -> list[Movement]:
+    """:func:`movement_key` order; records that share a key (one ``event_id`` twice with
+    different content: R1 counts the first) are ordered by their content, so that the
+    result never depends on the input's order."""
+    keyed = sorted(((movement_key(m), m) for m in movements), key=lambda item: item[0])
+    ordered: list[Movement] = []
+    start = 0
+    for index in range(1, len(keyed) + 1):
+        if index == len(keyed) or keyed[index][0] != keyed[start][0]:
+            group = [m for _, m in keyed[start:index]]
+            ordered.extend(sorted(group, key=repr) if len(group) > 1 else group)
+            start = index
+    return ordered

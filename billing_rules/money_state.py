@@ -40,6 +40,7 @@ def book_to_dict(book: BotBook) -> dict[str, Any]:
                       in book.fee_sessions.items()],
         paid_orders=[list(item) for item in book.paid_orders],
         seen=sorted(book.seen),
+        expiry_queue=[list(item) for item in book.expiry_queue],
         position=list(book.position),
     )
     return data
@@ -66,6 +67,7 @@ def book_from_dict(data: dict[str, Any], catalog: Catalog) -> BotBook:
                          for month, kind, count in data["fee_sessions"]}
     book.paid_orders = [(str(o), int(c), int(t)) for o, c, t in data["paid_orders"]]
     book.seen = set(data["seen"])
+    book.expiry_queue = [(int(t), str(g)) for t, g in data["expiry_queue"]]
     t, step, sub, key = data["position"]
     book.position = (t, step, sub, key)
     return book
