@@ -389,7 +389,7 @@ class BotBook:
         else:
             self.scheduled = (new.plan_id, next_month_start(at), event.event_id)
             out.append(self._note("downgrade_scheduled", event.event_id, at,
-                                  f"{new.plan_id} from {next_month_start(at)}"))
+                                  f"{new.plan_id} from {format_ms(next_month_start(at))}"))
         return ""
 
     # -- account events ------------------------------------------------------------------
@@ -442,6 +442,8 @@ class BotBook:
         if isinstance(event, CreditsGranted):
             if event.grant_id in self.lots:
                 return f"grant_id {event.grant_id!r} is already used"
+            if event.grant_id.startswith(("signup:", "order:")):
+                return f"grant_id {event.grant_id!r} is reserved (sign-up credit, paid order)"
             self._grant(event.grant_id, event.amount_cents, at, event.expires_at, out)
             return ""
         if isinstance(event, AutoReloadSet):

@@ -389,6 +389,8 @@ def test_an_input_holding_the_derived_order_is_the_same_event() -> None:
      "no order"),
     (lambda s: s.event("credits_granted", "2026-01-03", grant_id="g1", amount_cents=5),
      "already used"),
+    (lambda s: s.event("credits_granted", "2026-01-03", grant_id="order:o2", amount_cents=5),
+     "reserved"),
     (lambda s: s.event("auto_reload_set", "2026-01-03", enabled=True, threshold_cents=5,
                        amount_cents=9_000), "under the minimum"),
     (lambda s: s.event("extension_requested", "2026-01-03", request_id="r1", days=3),
