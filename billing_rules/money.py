@@ -12,8 +12,9 @@ moves time past them, so the result depends on event time only, never on a clock
 Movements must come in :func:`movement_key` order, which is MONEY_RULES M1's order within an
 instant: (1) a scheduled downgrade, (2) account events by ``event_id``, (3) expiries,
 (4) debits (then voids). Everything output carries a deterministic id, so a rebuild from the
-same movements writes the same rows. :func:`run_books` is the whole fold for a batch
-(``replay``): it sorts, deduplicates and runs each bot's book up to an instant.
+same movements writes the same rows (the types are in :mod:`.movements`). :func:`run_books`
+is the whole fold for a batch (``replay``): it sorts, deduplicates and runs each bot's book
+up to an instant.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import heapq
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from .account_events import (
     AccountEvent,
@@ -39,6 +39,18 @@ from .account_events import (
 from .calendar import month_key, next_month_start
 from .catalog import Catalog, Plan
 from .exceptions import MovementOutOfOrder
+from .movements import (
+    Charge,
+    Entitlement,
+    LedgerEntry,
+    Movement,
+    Notification,
+    Output,
+    Rejection,
+    SessionKind,
+    Void,
+    movement_key,
+)
 from .timeutil import format_ms
 
 __all__ = [
@@ -65,96 +77,6 @@ EXPIRING_WITHIN_MS = 3 * DAY_MS
 _NEVER = 2**63
 BotKey = tuple[str, str]
 """``(account_id, bot_id)``: a bot (MONEY_RULES §1)."""
-SessionKind = Literal["usage", "alert"]
-
-
-@dataclass(frozen=True, slots=True)
-class Charge:
-    """A billed session that starts at ``at`` (usage: ``billing_session_start``, alert:
-    ``delivered_at``); ``session_id`` is its identity (the same session charges once)."""
-
-    account_id: str
-    bot_id: str
-    at: int
-    kind: SessionKind
-    session_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Void:
-    """A session the stream voided (BILLING_RULES §4), learned at ``at``."""
-
-    account_id: str
-    bot_id: str
-    at: int
-    session_id: str
-
-
-Movement = AccountEvent | Charge | Void
-
-
-def movement_key(movement: Movement) -> tuple[int, int, int, str]:
-    """The total order of M1 within an instant: account events (step 2) by ``event_id``,
-    then debits (step 4) by session identity, then voids."""
-    if isinstance(movement, Charge):
-        return (movement.at, 4, 0, movement.session_id)
-    if isinstance(movement, Void):
-        return (movement.at, 4, 1, movement.session_id)
-    return (movement.occurred_at, 2, 0, movement.event_id)
-
-
-# -- outputs -------------------------------------------------------------------------------
-
-Draws = tuple[tuple[str, int], ...]
-"""``(grant_id, cents)`` a debit drew from; ``""`` is the overdraft."""
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One wallet movement. ``kind``: grant, debit, reversal (a void gives a debit back),
-    repayment (a grant paying overdraft, ``draws`` = the debits it paid), expiry."""
-
-    entry_id: str
-    account_id: str
-    bot_id: str
-    at: int
-    kind: str
-    amount_cents: int
-    grant_id: str = ""
-    session_id: str = ""
-    draws: Draws = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    notification_id: str
-    account_id: str
-    bot_id: str
-    at: int
-    kind: str  # low_balance, suspended, expired, expiring, downgrade_scheduled, ...
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Entitlement:
-    """May the bot serve users (M5)? Written when it changes (a compacted topic's value)."""
-
-    account_id: str
-    bot_id: str
-    allowed: bool
-    status: str
-    since: int
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """An account event that breaks a rule: never applied."""
-
-    event: AccountEvent
-    reason: str
-
-
-Output = LedgerEntry | Notification | Entitlement | Rejection | OrderPlaced
 
 
 # -- state ---------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from typing import Any, cast
 
 from .account_events import OrderPlaced, account_event_from_mapping, account_event_to_mapping
 from .catalog import Catalog
-from .money import BotBook, ChargedSession, Debt, Lot, Order, SessionKind
+from .money import BotBook, ChargedSession, Debt, Lot, Order
+from .movements import SessionKind
 
 __all__ = ["book_from_dict", "book_to_dict"]
 
