@@ -29,7 +29,7 @@ test: services
 test-deep: install
 	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest tests/billing_rules tests/streams -m "not integration"
 
-PACKAGES := billing_rules schemas streams sinks deploy api
+PACKAGES := billing_rules schemas streams sinks deploy api jobs
 
 check: install
 	$(BIN)/ruff check .

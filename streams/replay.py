@@ -20,6 +20,7 @@ from typing import IO, Annotated, Any, Literal
 
 import orjson
 
+from botbill.billing_rules.account_events import ACCOUNT_EVENT_TYPES
 from botbill.billing_rules.batch import DEFAULT_MAX_DISORDER_MS, BatchBiller, Billed
 from botbill.billing_rules.events import (
     Event,
@@ -32,6 +33,8 @@ from botbill.billing_rules.exceptions import BotbillError, InvalidEvent, LateEve
 from botbill.billing_rules.sessions import AlertSession, to_row
 from botbill.billing_rules.settings import DEFAULT_TIMEOUT_MS, TimeoutPolicy
 from botbill.billing_rules.timeutil import format_ms, parse_duration_ms, parse_rfc3339_ms
+from botbill.jobs import replay_money
+from botbill.jobs.replay_money import AccountRecord
 
 __all__ = ["BadRecord", "main", "read_events", "replay"]
 
@@ -139,7 +142,7 @@ class _Block:
     """Consecutive records of one input, decoded: events, or :class:`BadRecord` in their
     place. ``where(i)`` names the record of ``items[i]`` (built only when needed)."""
 
-    items: list[Event | BadRecord]
+    items: list[Event | BadRecord | AccountRecord]
     where: Callable[[int], str]
     size: int  # bytes of input read for it, for the progress bar
 
@@ -148,10 +151,14 @@ def _open_input(path: str) -> IO[bytes]:
     return sys.stdin.buffer if path == "-" else open(path, "rb")
 
 
-def read_events(path: str, stream: IO[bytes]) -> Iterator[tuple[str, Event | BadRecord]]:
-    """Yield ``(where, event or BadRecord)`` for each record of one input."""
+def read_events(path: str, stream: IO[bytes], accounts: bool = False,
+                ) -> Iterator[tuple[str, Event | BadRecord | AccountRecord]]:
+    """Yield ``(where, event or BadRecord)`` for each record of one input; account events
+    (MONEY_RULES §1) as :class:`AccountRecord` if ``accounts``, else as bad records."""
     for block in _read_blocks(path, stream):
         for index, item in enumerate(block.items):
+            if item.__class__ is AccountRecord and not accounts:
+                item = BadRecord(block.where(index), "account events are not supported here")
             yield block.where(index), item
 
 
@@ -171,7 +178,7 @@ def _avro_blocks(name: str, stream: IO[bytes]) -> Iterator[_Block]:
         now = stream.tell() if stream.seekable() else position
         return _Block(items, lambda index: f"{name}:record {first + index}", now - position)
 
-    items: list[Event | BadRecord] = []
+    items: list[Event | BadRecord | AccountRecord] = []
     first = 1  # the number of items[0]
     position = stream.tell() if stream.seekable() else 0
     try:
@@ -217,7 +224,7 @@ def _decode_lines(name: str, lines: list[bytes], lines_before: int, newline: boo
     it, with the reference path :func:`_decode_line`, which decides and names the fault.
     Blank lines are skipped.
     """
-    items: list[Event | BadRecord] = []
+    items: list[Event | BadRecord | AccountRecord] = []
     append = items.append
     skipped: list[int] = []  # for each blank line, the number of items before it
     refused = 0
@@ -244,7 +251,8 @@ def _decode_lines(name: str, lines: list[bytes], lines_before: int, newline: boo
     return _Block(items, where, size), refused
 
 
-def _decode_line(name: str, number: int, line: bytes, newline: bool) -> Event | BadRecord | None:
+def _decode_line(name: str, number: int, line: bytes, newline: bool,
+                 ) -> Event | BadRecord | AccountRecord | None:
     """The reference decoding of one line: orjson, then :func:`event_from_mapping`; ``None``
     for a blank line. A bad line's message is the one it gets decoded on its own, with its
     newline as the file holds it."""
@@ -256,6 +264,8 @@ def _decode_line(name: str, number: int, line: bytes, newline: bool) -> Event | 
         return BadRecord(f"{name}:{number}", _json_error(line + b"\n" if newline else line))
     if type(record) is not dict:
         return BadRecord(f"{name}:{number}", "a line must hold one JSON object")
+    if record.get("type") in ACCOUNT_EVENT_TYPES:  # money: validated by jobs.replay_money
+        return AccountRecord(f"{name}:{number}", record)
     try:
         return event_from_mapping(record)
     except InvalidEvent as error:
@@ -277,9 +287,11 @@ def replay(
     skip_invalid: bool = False,
     errors: IO[str] = sys.stderr,
     progress: bool = False,
+    account: Callable[[AccountRecord], None] | None = None,
 ) -> Iterator[Billed]:
     """Bill every event of ``paths``; raises :class:`BadRecord` on the first bad record
-    unless ``skip_invalid``, in which case it reports each on ``errors`` and goes on."""
+    unless ``skip_invalid``, in which case it reports each on ``errors`` and goes on.
+    Account events go to ``account`` (ignored without it), never counted as bad here."""
     stats = ReplayStats()
     bar = _progress_bar(paths) if progress else None
     add = biller.add
@@ -293,6 +305,10 @@ def replay(
                     for index, item in enumerate(block.items):
                         if item.__class__ is BadRecord:
                             bad: BadRecord = item  # type: ignore[assignment]
+                        elif item.__class__ is AccountRecord:
+                            if account is not None:
+                                account(item)  # type: ignore[arg-type]
+                            continue
                         else:
                             try:
                                 billed = add(item)  # type: ignore[arg-type]
@@ -367,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default 35d)")
     parser.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                         help="progress bar on stderr (auto: when stderr is a terminal)")
+    replay_money.add_arguments(parser)
     return parser
 
 
@@ -390,6 +407,7 @@ def main(argv: list[str]) -> int:
         policy = TimeoutPolicy(parse_duration_ms(args.timeout),
                                _parse_bot_timeouts(args.bot_timeout))
         max_disorder = parse_duration_ms(args.max_disorder)
+        money = replay_money.from_args(args)
     except (ValueError, BotbillError) as error:
         print(f"botbill replay: {error}", file=sys.stderr)
         return 2
@@ -402,7 +420,9 @@ def main(argv: list[str]) -> int:
     try:
         with _cyclic_gc_paused():
             for billed in replay(args.events, biller, skip_invalid=args.skip_invalid,
-                                 progress=progress):
+                                 progress=progress, account=money and money.add_record):
+                if money is not None:
+                    money.add_session(billed)
                 if write_rows:
                     out.write(dumps(to_row(billed), option=row_options))
                 if args.summary:
@@ -421,6 +441,12 @@ def main(argv: list[str]) -> int:
             out.close()
         else:
             out.flush()
+    if money is not None:
+        try:
+            money.finish(biller.watermark)
+        except OSError as error:
+            print(f"botbill replay: {error}", file=sys.stderr)
+            return 1
     if args.summary:
         sys.stdout.write(_summary_table(counts))
     return 0
