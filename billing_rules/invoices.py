@@ -7,7 +7,7 @@ module only reads them. The one rounding of the money rules is here (:func:`pror
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,9 @@ __all__ = [
     "DEFAULT_GRACE_MS",
     "Invoice",
     "InvoiceLine",
+    "adjustment_lines",
     "balance_rows",
+    "carry_adjustments",
     "enterprise_accounts",
     "invoice_rows",
     "invoices",
@@ -28,13 +30,13 @@ __all__ = [
 ]
 
 DEFAULT_GRACE_MS = DAY_MS
-_KINDS = ("subscription", "usage_overage", "alert_overage")
+_KINDS = ("subscription", "usage_overage", "alert_overage", "adjustment")
 
 
 @dataclass(frozen=True, slots=True)
 class InvoiceLine:
     bot_id: str
-    kind: str  # subscription | usage_overage | alert_overage | funds
+    kind: str  # subscription | usage_overage | alert_overage | adjustment | funds
     quantity: int
     unit_price_cents: int
     amount_cents: int
@@ -125,6 +127,55 @@ def invoices(books: Mapping[BotKey, BotBook], catalog: Catalog, as_of: int,
                               month_text(month), "final" if final else "draft", tuple(lines)))
     result.sort(key=lambda invoice: invoice.invoice_id)
     return result
+
+
+def adjustment_lines(finals: Iterable[Invoice], recomputed: Iterable[Invoice],
+                     ) -> tuple[InvoiceLine, ...]:
+    """The corrections learned after monthly invoices became final (M3: a final invoice never
+    changes; the difference goes on the next invoice as ``adjustment`` lines).
+
+    ``finals``: one account's monthly invoices as issued (final), adjustment lines included
+    (drafts and receipts among them are ignored);
+    ``recomputed``: what the rules give for those invoices now (by ``invoice_id``; one that no
+    longer exists counts 0). Per bot, the line is what the rules charge over those months
+    minus everything already invoiced for them, so a correction carried once is never
+    carried again: quantity 1, unit price = amount (negative is a credit). Bots in order;
+    no line where nothing changed. Receipts are never adjusted (a settlement is once).
+    """
+    issued: dict[str, int] = {}
+    ids = set()
+    for invoice in finals:
+        if invoice.status != "final" or not invoice.invoice_id.startswith("INV-"):
+            continue  # drafts still change, receipts never do: neither is adjusted
+        ids.add(invoice.invoice_id)
+        for line in invoice.lines:
+            issued[line.bot_id] = issued.get(line.bot_id, 0) + line.amount_cents
+    owed: dict[str, int] = {}
+    for invoice in recomputed:
+        if invoice.invoice_id in ids:
+            for line in invoice.lines:
+                owed[line.bot_id] = owed.get(line.bot_id, 0) + line.amount_cents
+    lines = []
+    for bot_id in sorted(issued.keys() | owed.keys()):
+        delta = owed.get(bot_id, 0) - issued.get(bot_id, 0)
+        if delta:
+            lines.append(InvoiceLine(bot_id, "adjustment", 1, delta, delta))
+    return tuple(lines)
+
+
+def carry_adjustments(invoice: Invoice | None, adjustments: Iterable[InvoiceLine], *,
+                      account_id: str, period: str, status: str) -> Invoice | None:
+    """The month's invoice with the adjustment lines added (each after its bot's lines); an
+    invoice of adjustments only when the month has none; ``None`` when there is neither."""
+    extra = tuple(adjustments)
+    if not extra:
+        return invoice
+    if invoice is None:
+        invoice = Invoice(f"INV-{account_id}-{period}", account_id, period, status, ())
+    lines = sorted((*invoice.lines, *extra),
+                   key=lambda line: (line.bot_id, _KINDS.index(line.kind)))
+    return Invoice(invoice.invoice_id, invoice.account_id, invoice.period, invoice.status,
+                   tuple(lines))
 
 
 def invoice_rows(found: list[Invoice]) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ back as the event mapping it came from.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
@@ -26,8 +27,8 @@ from botbill.billing_rules.timeutil import format_ms
 from .exceptions import SinkError
 from .store import SinkBatch
 
-__all__ = ["EVENT_COLUMNS", "RAW_EVENT_COLUMNS", "USAGE_COLUMNS", "Insert", "batch_inserts",
-           "event_mapping"]
+__all__ = ["ACCOUNT_EVENT_COLUMNS", "EVENT_COLUMNS", "RAW_EVENT_COLUMNS", "USAGE_COLUMNS",
+           "Insert", "account_event_row", "batch_inserts", "event_mapping"]
 
 _EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     cls.type: tuple(f.name for f in fields(cls))
@@ -44,6 +45,8 @@ _ALERT_COLUMNS = ("account_id", "bot_id", "event_id", "delivered_at")
 _LATE_COLUMNS = ("event_type", "event_id", "account_id", "bot_id", "conversation_id",
                  "occurred_at", "reason", "watermark", "payload", *_KAFKA)
 _DEAD_COLUMNS = (*_KAFKA, "key", "value", "error", "failed_at")
+ACCOUNT_EVENT_COLUMNS = ("account_id", "bot_id", "event_id", "content_hash", "event_type",
+                         "occurred_at", "payload", *_KAFKA, "ingested_at")
 
 
 class Insert(NamedTuple):
@@ -82,12 +85,32 @@ def batch_inserts(batch: SinkBatch, *, ingested_at: int) -> list[Insert]:
                      record.offset))
     dead = [(d.topic, d.partition, d.offset, d.key, d.value, d.error, d.failed_at)
             for d in batch.dead_letters]
+    accounts = [(*account_event_row(a.record), a.topic, a.partition, a.offset, ingested_at)
+                for a in batch.account_events]
     tables = (("raw_events", RAW_EVENT_COLUMNS, raw),
               ("usage_sessions", (*USAGE_COLUMNS, "revision", "voided"), usage),
               ("alert_sessions", _ALERT_COLUMNS, alerts),
               ("late_events", _LATE_COLUMNS, late),
-              ("dead_letters", _DEAD_COLUMNS, dead))
+              ("dead_letters", _DEAD_COLUMNS, dead),
+              ("account_events", ACCOUNT_EVENT_COLUMNS, accounts))
     return [Insert(table, columns, rows) for table, columns, rows in tables if rows]
+
+
+def account_event_row(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    """An account-event record -> ``(account_id, bot_id, event_id, content_hash, event_type,
+    occurred_at, payload)``: the payload is the record as canonical JSON (sorted keys), its
+    SHA-256 tells versions of one ``event_id`` apart. Raises :class:`SinkError` for a record
+    without the identity every account event has (the Avro schemas guarantee it)."""
+    try:
+        payload = json.dumps(dict(record), sort_keys=True, ensure_ascii=False,
+                             separators=(",", ":"))
+        identity = (str(record["account_id"]), str(record["bot_id"]), str(record["event_id"]))
+        kind, occurred_at = str(record["type"]), int(record["occurred_at"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise SinkError(f"account event the archive cannot hold: {record!r} ({error!r})"
+                        ) from None
+    digest = hashlib.sha256(payload.encode()).hexdigest()
+    return (*identity, digest, kind, occurred_at, payload)
 
 
 def event_mapping(event_type: str, values: Sequence[Any]) -> dict[str, Any]:

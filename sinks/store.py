@@ -15,8 +15,8 @@ from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSes
 
 from .exceptions import SinkUnavailable
 
-__all__ = ["DeadLetterRecord", "InMemoryStore", "LateEventRecord", "RawEventRecord",
-           "SessionStore", "SinkBatch"]
+__all__ = ["AccountEventRecord", "DeadLetterRecord", "InMemoryStore", "LateEventRecord",
+           "RawEventRecord", "SessionStore", "SinkBatch"]
 
 
 class RawEventRecord(NamedTuple):
@@ -56,6 +56,17 @@ class DeadLetterRecord:
     failed_at: int  # epoch ms, worker's wall clock
 
 
+class AccountEventRecord(NamedTuple):
+    """One account event as consumed from ``account-events`` (MONEY_RULES §1): its record
+    (``type`` + fields, times in epoch ms, as ``account_event_to_mapping`` gives them) and
+    where it came from. Archived as it is: whether it may be applied is the engine's call."""
+
+    record: Mapping[str, Any]
+    topic: str
+    partition: int
+    offset: int
+
+
 @dataclass(slots=True)
 class SinkBatch:
     """Everything one flush writes. Order inside each list does not matter: rows carry their
@@ -66,10 +77,11 @@ class SinkBatch:
     alert_sessions: list[AlertSession] = field(default_factory=list)
     late_events: list[LateEventRecord] = field(default_factory=list)
     dead_letters: list[DeadLetterRecord] = field(default_factory=list)
+    account_events: list[AccountEventRecord] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (len(self.raw_events) + len(self.usage_changes) + len(self.alert_sessions)
-                + len(self.late_events) + len(self.dead_letters))
+                + len(self.late_events) + len(self.dead_letters) + len(self.account_events))
 
 
 class SessionStore(Protocol):

@@ -27,10 +27,11 @@ import orjson
 
 from botbill.billing_rules.events import event_to_mapping
 from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession
-from botbill.schemas import SchemaError
+from botbill.schemas import ACCOUNT_EVENT_SCHEMAS, SchemaError
 from botbill.schemas.codec import AvroCodec
 from botbill.sinks.retry import write_with_retry
 from botbill.sinks.store import (
+    AccountEventRecord,
     DeadLetterRecord,
     LateEventRecord,
     RawEventRecord,
@@ -64,6 +65,9 @@ def build_batch(codec: AvroCodec, messages: Sequence[Any]) -> tuple[SinkBatch, l
             batch.raw_events.append(RawEventRecord(event_to_mapping(event), m.topic,
                                                    m.partition, m.offset))
             continue
+        if m.topic == topics.ACCOUNT_EVENTS:
+            _add_account_event(codec, batch, m)
+            continue
         try:
             record = _decode_output(codec, m.topic, m.value)
             _add_output(batch, occurred, m, record)
@@ -80,6 +84,27 @@ _OUTPUT_SCHEMAS = {topics.USAGE_SESSIONS: "UsageSessionChange",
                    topics.ALERT_SESSIONS: "AlertSession",
                    topics.LATE_EVENTS: "LateEvent",
                    topics.DEAD_LETTERS: "DeadLetter"}
+
+
+_ACCOUNT_TYPES = {schema: kind for kind, schema in ACCOUNT_EVENT_SCHEMAS.items()}
+
+
+def _add_account_event(codec: AvroCodec, batch: SinkBatch, m: Any) -> None:
+    """Archive an account event as it is (the jobs recompute the money from the archive);
+    bytes that are no account event are kept in the dead letters with why."""
+    try:
+        if not m.value:
+            raise ValueError("empty message value")
+        schema_name, record = codec.decode(m.value)
+        if schema_name not in _ACCOUNT_TYPES:
+            raise ValueError(f"topic {m.topic!r} carries account events, got {schema_name}")
+    except (SchemaError, ValueError) as error:
+        batch.dead_letters.append(DeadLetterRecord(
+            m.topic, m.partition, m.offset, m.key, m.value or b"",
+            f"not a valid account event: {error}", int(time.time() * 1000)))
+        return
+    batch.account_events.append(AccountEventRecord(
+        {"type": _ACCOUNT_TYPES[schema_name], **record}, m.topic, m.partition, m.offset))
 
 
 def _decode_output(codec: AvroCodec, topic: str, value: bytes | None) -> dict[str, Any]:
@@ -143,7 +168,8 @@ class SinkWriter:
                             ("usage_sessions", batch.usage_changes),
                             ("alert_sessions", batch.alert_sessions),
                             ("late_events", batch.late_events),
-                            ("dead_letters", batch.dead_letters)):
+                            ("dead_letters", batch.dead_letters),
+                            ("account_events", batch.account_events)):
             if rows:
                 self.metrics.sink_rows.labels(table).inc(len(rows))
         now = time.monotonic()

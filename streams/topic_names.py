@@ -46,7 +46,7 @@ ACCOUNT_EVENTS = PREFIX + "account-events"
 
 TopicKind = Literal["input", "output", "audit", "account"]
 """``account``: the money's source of truth (MONEY_RULES §1), kept forever; the balance
-agent reads it, the session sink does not."""
+agent reads it, and the sink archives it in ClickHouse (``account_events``) for the jobs."""
 
 
 @dataclass(frozen=True)
@@ -75,5 +75,6 @@ CONVERSATION_TOPICS: tuple[str, ...] = (CONVERSATION_TURNS, AGENT_HANDOFFS)
 INPUT_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS if s.kind == "input")
 OUTPUT_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS
                                        if s.kind in ("output", "audit"))
-#: Everything the ClickHouse sink reads: raw inputs, sessions, late events, dead letters.
-SINK_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS if s.kind != "account")
+#: Everything the ClickHouse sink reads: raw inputs, sessions, late events, dead letters and
+#: the account events (archived for the money jobs).
+SINK_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS)

@@ -1,4 +1,6 @@
-"""``botbill worker``: run the Faust worker (sessionizer, alert agent, ClickHouse sink).
+"""``botbill worker``: run the Faust worker (sessionizer, alert agent, ClickHouse sink), and
+the money jobs on a schedule (``plan-status``, ``invoices run``: see ``jobs.schedule``;
+``BOTBILL_JOBS_INTERVAL``, default 300 s, 0 = off).
 
 Settings come from the environment (:mod:`streams.settings`); ``/metrics`` and ``/health``
 are served on 127.0.0.1:``BOTBILL_METRICS_PORT``.
@@ -11,6 +13,8 @@ import os
 import sys
 
 from botbill.billing_rules.exceptions import BotbillError
+from botbill.jobs.schedule import jobs_interval, start_schedule
+from botbill.sinks.connection import connect
 
 from .settings import WorkerSettings
 
@@ -23,12 +27,14 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         settings = WorkerSettings.from_env()
+        jobs_every = jobs_interval()
     except (BotbillError, ValueError) as error:
         print(f"botbill worker: bad setting: {error}", file=sys.stderr)
         return 2
     from .app import create_app  # Faust is heavy: import only for the worker
 
     app = create_app(settings)
+    start_schedule(jobs_every, lambda: connect(settings.clickhouse_url))
     print(f"botbill worker: metrics on http://127.0.0.1:{settings.metrics_port}/metrics, "
           f"health on /health", file=sys.stderr, flush=True)
     sys.argv = ["botbill worker", "worker", "--loglevel", args.loglevel,

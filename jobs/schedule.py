@@ -1,0 +1,76 @@
+"""The money jobs on a schedule, inside ``botbill worker``: every ``BOTBILL_JOBS_INTERVAL``
+seconds (default 300; ``0`` turns it off) a background thread runs ``plan-status`` as of now,
+then ``invoices run`` for the previous and the current month as of now.
+
+Why in the worker and not in cron: the worker is the one process a deployment always runs,
+and both jobs are idempotent recomputes (a tick that fails, or two workers ticking at once,
+write the same rows), so no scheduler and no lock is needed. A deployment that prefers cron
+sets ``BOTBILL_JOBS_INTERVAL=0`` and runs, e.g. every five minutes::
+
+    */5 * * * *  botbill plan-status && botbill invoices run --month "$(date -u +%Y-%m)"
+    0 */6 * * *  botbill invoices run --month "$(date -u -d 'last month' +%Y-%m)"
+
+Cost: each tick recomputes every bot from its whole history (see :mod:`jobs.money_data`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from botbill.billing_rules.calendar import month_key, month_text
+
+from ._cli import now_ms
+from .catalog_file import load_catalog
+from .invoicing import run_invoices
+from .plan_status import run_plan_status
+
+__all__ = ["INTERVAL_ENV", "jobs_interval", "run_once", "start_schedule"]
+
+INTERVAL_ENV = "BOTBILL_JOBS_INTERVAL"
+DEFAULT_INTERVAL = 300.0
+log = logging.getLogger(__name__)
+
+
+def jobs_interval(env: dict[str, str] | None = None) -> float:
+    """Seconds between ticks (``0``: off); raises ``ValueError`` for a bad setting."""
+    text = (os.environ if env is None else env).get(INTERVAL_ENV, "")
+    value = float(text) if text.strip() else DEFAULT_INTERVAL
+    if value < 0:
+        raise ValueError(f"{INTERVAL_ENV} must be >= 0 seconds, got {text!r}")
+    return value
+
+
+def run_once(client: Any, as_of: int) -> None:
+    """One tick: plan status, then the invoices of the previous and current month."""
+    catalog = load_catalog()
+    run_plan_status(client, catalog, as_of)
+    month = month_key(as_of)
+    run_invoices(client, catalog, as_of, months=[month_text(month - 1), month_text(month)])
+
+
+def start_schedule(interval: float, connect: Callable[[], Any],
+                   clock: Callable[[], int] = now_ms) -> threading.Event | None:
+    """Start the daemon thread (none when ``interval`` is 0); set the returned event to stop
+    it. A failing tick is logged and retried at the next one: it never stops the worker."""
+    if interval <= 0:
+        return None
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                client = connect()
+                try:
+                    run_once(client, clock())
+                finally:
+                    client.disconnect()
+            except Exception:
+                log.exception("money jobs tick failed; next in %.0fs", interval)
+            stop.wait(interval)
+
+    threading.Thread(target=loop, name="botbill-money-jobs", daemon=True).start()
+    return stop
