@@ -296,3 +296,23 @@ def test_writing_the_same_messages_twice_bills_the_same(
     once = store.billed()
     asyncio.run(writer.write([FakeEvent(m) for m in messages]))  # redelivered after a crash
     assert store.billed() == once == [newer.session]
+
+
+# --- account events: archived as they are (the money jobs recompute from the archive) ------
+
+def test_account_events_are_archived_and_junk_goes_to_the_dead_letters(
+        codec: AvroCodec, make_message: MessageFactory) -> None:
+    record = {"event_id": "e-1", "account_id": "acct-1", "bot_id": "bot-a", "occurred_at": T0,
+              "grant_id": "promo-1", "amount_cents": 500, "expires_at": None}
+    good = make_message(topics.ACCOUNT_EVENTS, codec.encode("CreditsGranted", record),
+                        key=b"bot-a")
+    wrong = make_message(topics.ACCOUNT_EVENTS, codec.encode("AlertSession", {
+        "account_id": "acct-1", "bot_id": "bot-a", "event_id": "a-1", "delivered_at": T0}))
+    junk = make_message(topics.ACCOUNT_EVENTS, b"\x00junk")
+    batch, _ = build_batch(codec, [good, wrong, junk])
+    assert [a.record for a in batch.account_events] == [{"type": "credits_granted", **record}]
+    assert (batch.account_events[0].topic, batch.account_events[0].offset) == (
+        good.topic, good.offset)
+    assert [(d.offset, d.error.startswith("not a valid account event"))
+            for d in batch.dead_letters] == [(wrong.offset, True), (junk.offset, True)]
+    assert len(batch) == 3
