@@ -29,9 +29,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from botbill.billing_rules import admin as rules
+from botbill.billing_rules.catalog import Catalog
 from botbill.billing_rules.exceptions import BotbillError
 from botbill.billing_rules.sessions import to_row
 from botbill.billing_rules.timeutil import format_ms, parse_rfc3339_ms
+from botbill.jobs.catalog_file import load_catalog
 from botbill.sinks import SinkError, SinkUnavailable, billed_sessions, connect
 from botbill.sinks import money as store
 from botbill.sinks.usage import usage_buckets
@@ -80,10 +82,13 @@ def _unprocessable(field: str, reason: str, where: str = "body") -> JSONResponse
 
 
 def create_app(*, clickhouse_url: str | None, events: EventLog,
-               clock: Callable[[], int] | None = None) -> FastAPI:
+               clock: Callable[[], int] | None = None, catalog: Catalog | None = None,
+               ) -> FastAPI:
     """The API over ClickHouse at ``clickhouse_url`` appending to ``events``; ``clock``
-    returns epoch ms (injected in tests)."""
+    returns epoch ms (injected in tests); ``catalog``: the plan catalog (default: the one
+    in force, ``jobs.catalog_file.load_catalog``)."""
     now = clock or (lambda: int(time.time() * 1000))
+    plans = rules.plans_of(catalog or load_catalog())
     local = threading.local()
     opened: list[Any] = []
 
@@ -248,21 +253,21 @@ def create_app(*, clickhouse_url: str | None, events: EventLog,
         counts = {unit: sum(n for _, n in usage_buckets(
             client(), account=who.account_id, bot=bot_id, unit=unit, group="month",
             start_ms=start, end_ms=end)) for unit in ("usage", "alert")}
-        quota = rules.quota_for(bot.plan_id)
+        quota = rules.quota_for(bot.plan_id, plans)
         options = []
-        for plan_id in rules.eligible_plans(bot.plan_id,
+        for plan_id in rules.eligible_plans(bot.plan_id, plans,
                                             downgrade_scheduled=bool(bot.downgrade_plan_id)):
-            change, effective = rules.plan_change_effect(bot.plan_id, plan_id, at)
+            change, effective = rules.plan_change_effect(bot.plan_id, plan_id, at, plans)
             options.append(m.PlanOption(
                 plan_id=plan_id, change=change, effective_at=format_ms(effective),
-                monthly_fee_cents=rules.DEFAULT_PLANS[plan_id].monthly_fee_cents))
+                monthly_fee_cents=plans[plan_id].monthly_fee_cents))
         users = store.read_users(client(), account=who.account_id)
         return m.ManageView(
             bot=_bot_row(bot, at), plans=options, month=format_ms(start)[:7],
             usage_sessions=counts["usage"], alert_sessions=counts["alert"],
             included_usage_sessions=quota[0], included_alert_sessions=quota[1],
             cost_so_far_cents=rules.month_to_date_cost_cents(bot.plan_id, counts["usage"],
-                                                             counts["alert"]),
+                                                             counts["alert"], plans),
             trial_days_left=(rules.trial_days_left(bot.trial_end, at)
                              if bot.plan_id == "trial" and bot.trial_end else None),
             auto_reload_enabled=bot.auto_reload_enabled,
@@ -275,8 +280,8 @@ def create_app(*, clickhouse_url: str | None, events: EventLog,
     def change_plan(request: Request, who: Admin, bot_id: BotId, body: m.PlanChange,
                     idempotency_key: IdempotencyKey = None) -> m.Accepted:
         bot = bot_of(who.account_id, bot_id)
-        _refuse(rules.check_plan_change(bot.plan_id, body.plan_id))
-        change, effective = rules.plan_change_effect(bot.plan_id, body.plan_id, now())
+        _refuse(rules.check_plan_change(bot.plan_id, body.plan_id, plans))
+        change, effective = rules.plan_change_effect(bot.plan_id, body.plan_id, now(), plans)
         record = event("plan_change_requested", ids(request, who, idempotency_key),
                        who.account_id, bot_id, plan_id=body.plan_id)
         append([record])

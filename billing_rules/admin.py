@@ -3,9 +3,9 @@ the shape of an account event (MONEY_RULES §1), the Enterprise rule, usage wind
 money formatted from integer cents.
 
 Pure (no I/O, no clock: ``now_ms`` is an argument). The API adapter calls these and turns a
-:class:`Refusal` into a 422 naming the field. The default plan catalog here is the
-MONEY_RULES §2 table; when the money engine's catalog (``billing_rules.catalog``) lands,
-:data:`DEFAULT_PLANS` should be read from it instead.
+:class:`Refusal` into a 422 naming the field. Plans come from the versioned catalog
+(``billing_rules.catalog``; ``jobs.catalog_file`` chooses the file) through
+:func:`plans_of`; the shape of an account event is ``account_events``' to check.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .catalog import Catalog
+
 __all__ = [
-    "ACCOUNT_EVENT_FIELDS",
-    "DEFAULT_PLANS",
     "EXPORT_MAX_MONTHS",
     "MAX_EXTENSION_DAYS",
     "MIN_ORDER_CENTS",
@@ -26,7 +26,6 @@ __all__ = [
     "USER_PAYMENT_METHODS",
     "PlanInfo",
     "Refusal",
-    "account_event_problem",
     "can_reach_billing",
     "check_auto_reload",
     "check_export_window",
@@ -42,6 +41,7 @@ __all__ = [
     "month_to_date_cost_cents",
     "next_month_start_ms",
     "plan_change_effect",
+    "plans_of",
     "quota_for",
     "trial_days_left",
 ]
@@ -50,7 +50,6 @@ MIN_ORDER_CENTS = 10_000
 """Add funds: at least 100.00 (MONEY_RULES §1 ``order_placed``)."""
 USER_PAYMENT_METHODS = ("card", "wire_transfer")
 """What an admin may pay with; ``auto_reload`` orders are placed by the balance agent (M6)."""
-PAYMENT_METHODS = (*USER_PAYMENT_METHODS, "auto_reload")
 MAX_EXTENSION_DAYS = 90
 SUMMARY_MAX_DAYS = 90
 EXPORT_MAX_MONTHS = 3
@@ -61,10 +60,12 @@ _DAY_MS = 86_400_000
 
 @dataclass(frozen=True, slots=True)
 class PlanInfo:
-    """One plan of the catalog (MONEY_RULES §2); prices in cents."""
+    """What the console shows of one plan of the catalog (MONEY_RULES §2); prices in cents,
+    ``None``: no monthly quota (only invoiced plans have one)."""
 
     plan_id: str
     rank: int
+    billing: str  # trial | wallet | invoice | contract
     monthly_fee_cents: int
     included_usage: int | None
     included_alert: int | None
@@ -72,13 +73,13 @@ class PlanInfo:
     alert_price_cents: int
 
 
-DEFAULT_PLANS: Mapping[str, PlanInfo] = {p.plan_id: p for p in (
-    PlanInfo("trial", 0, 0, None, None, 0, 0),
-    PlanInfo("standard", 1, 0, None, None, 20, 2),
-    PlanInfo("essential", 2, 9_900, 1_000, 5_000, 12, 1),
-    PlanInfo("advanced", 3, 49_900, 6_000, 30_000, 10, 1),
-    PlanInfo("enterprise", 4, 0, None, None, 0, 0),
-)}
+def plans_of(catalog: Catalog) -> dict[str, PlanInfo]:
+    """The console's view of the catalog in force."""
+    return {p.plan_id: PlanInfo(
+        p.plan_id, p.rank, p.billing, p.monthly_fee_cents,
+        p.included_usage_sessions if p.billing == "invoice" else None,
+        p.included_alert_sessions if p.billing == "invoice" else None,
+        p.usage_price_cents, p.alert_price_cents) for p in catalog.plans.values()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +105,16 @@ def is_enterprise_customer(plans_of_registered_bots: Iterable[str]) -> bool:
     return bool(plans) and all(plan == "enterprise" for plan in plans)
 
 
-def eligible_plans(current: str, plans: Mapping[str, PlanInfo] = DEFAULT_PLANS, *,
+def eligible_plans(current: str, plans: Mapping[str, PlanInfo], *,
                    downgrade_scheduled: bool = False) -> list[str]:
     """The plans a bot may move to, by rank: any but ``trial`` (one trial per bot, at
     registration) and its current plan, which is offered only while a downgrade is
     scheduled (requesting it cancels the downgrade, M1)."""
     return [p.plan_id for p in sorted(plans.values(), key=lambda p: (p.rank, p.plan_id))
-            if p.plan_id != "trial" and (p.plan_id != current or downgrade_scheduled)]
+            if p.billing != "trial" and (p.plan_id != current or downgrade_scheduled)]
 
 
-def is_downgrade(current: str, target: str,
-                 plans: Mapping[str, PlanInfo] = DEFAULT_PLANS) -> bool:
+def is_downgrade(current: str, target: str, plans: Mapping[str, PlanInfo]) -> bool:
     """A move to a lower rank: scheduled for the start of next month (M1). A plan missing
     from the catalog (an operator's override dropped it) has no rank: never a downgrade."""
     if current not in plans or target not in plans:
@@ -123,11 +123,11 @@ def is_downgrade(current: str, target: str,
 
 
 def check_plan_change(current: str | None, target: Any,
-                      plans: Mapping[str, PlanInfo] = DEFAULT_PLANS) -> Refusal | None:
+                      plans: Mapping[str, PlanInfo]) -> Refusal | None:
     if not isinstance(target, str) or target not in plans:
         return Refusal("plan_id", f"{target!r} is not a plan of the catalog "
                        f"({', '.join(plans)})")
-    if target == "trial":
+    if plans[target].billing == "trial":
         return Refusal("plan_id", "a bot has one trial, at registration")
     if current is None:
         return Refusal("bot_id", "the bot is not registered for billing")
@@ -188,15 +188,14 @@ def check_export_window(first_day_ms: int, last_day_ms: int) -> Refusal | None:
     return None
 
 
-def quota_for(plan_id: str, plans: Mapping[str, PlanInfo] = DEFAULT_PLANS,
-              ) -> tuple[int | None, int | None]:
+def quota_for(plan_id: str, plans: Mapping[str, PlanInfo]) -> tuple[int | None, int | None]:
     """The included usage and alert sessions a month (None: no quota)."""
     plan = plans.get(plan_id)
     return (None, None) if plan is None else (plan.included_usage, plan.included_alert)
 
 
 def plan_change_effect(current: str, target: str, now_ms: int,
-                       plans: Mapping[str, PlanInfo] = DEFAULT_PLANS) -> tuple[str, int]:
+                       plans: Mapping[str, PlanInfo]) -> tuple[str, int]:
     """``(change, effective_at)`` of a plan change requested at ``now_ms`` (M1): an upgrade
     now, a downgrade at the start of next month, the current plan cancels a scheduled
     downgrade (now)."""
@@ -208,7 +207,7 @@ def plan_change_effect(current: str, target: str, now_ms: int,
 
 
 def month_to_date_cost_cents(plan_id: str, usage_sessions: int, alert_sessions: int,
-                             plans: Mapping[str, PlanInfo] = DEFAULT_PLANS) -> int:
+                             plans: Mapping[str, PlanInfo]) -> int:
     """An estimate for the Manage view: this month's sessions priced by the current plan
     (``standard``: every session; invoiced plans: the full monthly fee plus overage beyond
     the quota). The invoice (M3) prorates the fee over plan changes; this does not."""
@@ -225,72 +224,6 @@ def month_to_date_cost_cents(plan_id: str, usage_sessions: int, alert_sessions: 
 def trial_days_left(trial_end_ms: int, now_ms: int) -> int:
     """Whole days (rounded up) until the trial ends; 0 once it has."""
     return max(0, -((now_ms - trial_end_ms) // _DAY_MS))
-
-
-ACCOUNT_EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "bot_registered": ("plan_id", "owner_user_id"),
-    "plan_change_requested": ("plan_id",),
-    "order_placed": ("order_id", "amount_cents", "payment_method"),
-    "order_settled": ("order_id", "status"),
-    "credits_granted": ("grant_id", "amount_cents"),
-    "auto_reload_set": ("enabled", "threshold_cents", "amount_cents"),
-    "extension_requested": ("request_id", "days"),
-    "extension_decided": ("request_id", "approved", "days"),
-    "owner_changed": ("owner_user_id",),
-}
-"""Required extra fields per account event type (``credits_granted`` may add ``expires_at``)."""
-
-
-def account_event_problem(record: Mapping[str, Any]) -> Refusal | None:
-    """Whether one account event is well formed by itself (MONEY_RULES §1): the ranges and
-    enumerations a single record can break. What depends on a bot's history (registered,
-    an id used twice, ...) is the money engine's to decide. ``occurred_at`` in ms."""
-    kind = record.get("type")
-    if not isinstance(kind, str) or kind not in ACCOUNT_EVENT_FIELDS:
-        return Refusal("type", f"{kind!r} is not an account event type")
-    for name in ("event_id", "account_id", "bot_id", *_TEXT_FIELDS.get(kind, ())):
-        if not isinstance(record.get(name), str) or not record[name]:
-            return Refusal(name, "missing or not a non-empty string")
-    if not _is_int(record.get("occurred_at")):
-        return Refusal("occurred_at", "missing or not epoch milliseconds")
-    if kind in ("plan_change_requested", "bot_registered") and record["plan_id"] not in \
-            DEFAULT_PLANS:
-        return Refusal("plan_id", f"{record['plan_id']!r} is not a plan of the catalog")
-    if kind == "plan_change_requested" and record["plan_id"] == "trial":
-        return Refusal("plan_id", "a bot has one trial, at registration")
-    if kind == "order_placed":
-        if not _is_int(record.get("amount_cents")) or record["amount_cents"] < MIN_ORDER_CENTS:
-            return Refusal("amount_cents", f"must be whole cents, at least {MIN_ORDER_CENTS}")
-        if record.get("payment_method") not in PAYMENT_METHODS:
-            return Refusal("payment_method", f"not one of {', '.join(PAYMENT_METHODS)}")
-    if kind == "order_settled" and record.get("status") not in ("paid", "failed"):
-        return Refusal("status", "not one of paid, failed")
-    if kind == "credits_granted":
-        if not _is_int(record.get("amount_cents")) or record["amount_cents"] <= 0:
-            return Refusal("amount_cents", "must be whole cents, more than 0")
-        expires = record.get("expires_at")
-        if expires is not None and (not _is_int(expires) or expires <= record["occurred_at"]):
-            return Refusal("expires_at", "must be after occurred_at")
-    if kind == "auto_reload_set":
-        return check_auto_reload(record.get("enabled"), record.get("threshold_cents"),
-                                 record.get("amount_cents"))
-    if kind in ("extension_requested", "extension_decided"):
-        if kind == "extension_decided" and not isinstance(record.get("approved"), bool):
-            return Refusal("approved", "must be true or false")
-        return check_extension_days(record.get("days"))
-    return None
-
-
-_TEXT_FIELDS = {
-    "bot_registered": ("plan_id", "owner_user_id"),
-    "plan_change_requested": ("plan_id",),
-    "order_placed": ("order_id",),
-    "order_settled": ("order_id",),
-    "credits_granted": ("grant_id",),
-    "extension_requested": ("request_id",),
-    "extension_decided": ("request_id",),
-    "owner_changed": ("owner_user_id",),
-}
 
 
 def format_cents(cents: int) -> str:

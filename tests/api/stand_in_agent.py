@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from botbill.billing_rules.admin import is_downgrade, next_month_start_ms
+from botbill.billing_rules.admin import is_downgrade, next_month_start_ms, plans_of
+from botbill.jobs.catalog_file import load_catalog
 from botbill.sinks import connect
 from botbill.sinks.money import Order, read_balances, write_balances, write_orders
 
@@ -34,7 +35,7 @@ def apply_account_events(world: World, *, event_id: str) -> None:
                                             record["payment_method"])])
             elif name == "PlanChangeRequested":
                 (row,) = read_balances(client, account=account, bot=bot)
-                if is_downgrade(row.plan_id, record["plan_id"]):
+                if is_downgrade(row.plan_id, record["plan_id"], plans_of(load_catalog())):
                     write_balances(client, [replace(
                         row, downgrade_plan_id=record["plan_id"],
                         downgrade_at=next_month_start_ms(record["occurred_at"]),

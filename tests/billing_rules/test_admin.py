@@ -10,6 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from botbill.billing_rules import admin
+from botbill.jobs.catalog_file import load_catalog
 
 MS = st.integers(min_value=0, max_value=4_102_444_800_000)  # 1970 .. 2100
 
@@ -67,17 +68,29 @@ def test_summary_window_is_at_most_90_days(span):
 
 
 RANKS = {"trial": 0, "standard": 1, "essential": 2, "advanced": 3, "enterprise": 4}
+PLANS = admin.plans_of(load_catalog())  # the shipped catalog (MONEY_RULES §2 defaults)
+
+
+def test_the_console_plans_are_the_catalog_s():
+    catalog = load_catalog()
+    assert {p.plan_id: p.rank for p in PLANS.values()} == RANKS
+    for plan_id, shown in PLANS.items():
+        plan = catalog.plans[plan_id]
+        assert (shown.monthly_fee_cents, shown.usage_price_cents, shown.alert_price_cents) == (
+            plan.monthly_fee_cents, plan.usage_price_cents, plan.alert_price_cents)
+    assert admin.quota_for("essential", PLANS) == (1_000, 5_000)
+    assert admin.quota_for("standard", PLANS) == (None, None)
 
 
 @given(st.sampled_from(sorted(RANKS)), st.sampled_from(sorted(RANKS)), MS)
 def test_plan_changes_follow_m1(current, target, now):
-    assert admin.eligible_plans(current) == [
+    assert admin.eligible_plans(current, PLANS) == [
         p for p in sorted(RANKS, key=RANKS.get) if p not in (current, "trial")]
-    assert admin.eligible_plans(current, downgrade_scheduled=True) == [
+    assert admin.eligible_plans(current, PLANS, downgrade_scheduled=True) == [
         p for p in sorted(RANKS, key=RANKS.get) if p != "trial"]
-    refusal = admin.check_plan_change(current, target)
+    refusal = admin.check_plan_change(current, target, PLANS)
     assert (refusal is None) == (target != "trial")
-    change, at = admin.plan_change_effect(current, target, now)
+    change, at = admin.plan_change_effect(current, target, now, PLANS)
     if RANKS[target] < RANKS[current]:
         assert (change, _dt(at).day, _dt(at).hour, at > now) == ("downgrade", 1, 0, True)
     else:
@@ -119,25 +132,4 @@ def test_month_to_date_cost(plan, usage, alerts):
     else:
         expected = (fee + max(0, usage - quota[0]) * price[0]
                     + max(0, alerts - quota[1]) * price[1])
-    assert admin.month_to_date_cost_cents(plan, usage, alerts) == expected
-
-
-def test_account_event_problems_name_the_field():
-    base = {"event_id": "e", "account_id": "a", "bot_id": "b", "occurred_at": 5}
-    ok = [{"type": "order_placed", "order_id": "o", "amount_cents": 10_000,
-           "payment_method": "auto_reload"},
-          {"type": "credits_granted", "grant_id": "g", "amount_cents": 1, "expires_at": 6},
-          {"type": "extension_decided", "request_id": "r", "approved": False, "days": 90}]
-    for extra in ok:
-        assert admin.account_event_problem({**base, **extra}) is None
-    bad = [({"type": "order_placed", "order_id": "o", "amount_cents": 9_999,
-             "payment_method": "card"}, "amount_cents"),
-           ({"type": "order_settled", "order_id": "o", "status": "pending"}, "status"),
-           ({"type": "credits_granted", "grant_id": "g", "amount_cents": 1,
-             "expires_at": 5}, "expires_at"),
-           ({"type": "plan_change_requested", "plan_id": "trial"}, "plan_id"),
-           ({"type": "extension_requested", "request_id": "r", "days": 91}, "days"),
-           ({"type": "owner_changed", "owner_user_id": ""}, "owner_user_id"),
-           ({"type": "refund"}, "type")]
-    for extra, field in bad:
-        assert admin.account_event_problem({**base, **extra}).field == field
+    assert admin.month_to_date_cost_cents(plan, usage, alerts, PLANS) == expected
