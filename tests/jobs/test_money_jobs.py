@@ -196,3 +196,47 @@ def test_plan_status_twice_changes_nothing(loaded: Any) -> None:
     assert orders["reload:bot-s6:2"].payment_status == "paid"
     assert orders["reload:bot-s6:2"].payment_method == "auto_reload"
     assert orders["reload:bot-s6:2"].placed_at > 0
+
+
+@pytest.mark.integration
+def test_the_api_reads_what_the_jobs_wrote(clickhouse_backend: Any,
+                                           examples_batch: SinkBatch) -> None:
+    """Balances, orders, invoices and the PDF of a final invoice, through the admin API, from
+    the rows plan-status and invoices run wrote (no balance agent involved)."""
+    from fastapi.testclient import TestClient
+
+    from botbill.api._events import MemoryEventLog
+    from botbill.api.app import create_app
+    from botbill.api.users import add_user
+
+    client = clickhouse_backend.client
+    clickhouse_backend.write(examples_batch)
+    day = at("2026-06-05")
+    run_plan_status(client, CATALOG, day)
+    run_invoices(client, CATALOG, day)
+    tokens = {account: add_user(client, account, f"admin-{account}", "admin", now_ms=day)
+              for account in ("acct-s2", "acct-s3")}
+    app = create_app(clickhouse_url=clickhouse_backend.url, events=MemoryEventLog(),
+                     clock=lambda: day)
+    with TestClient(app) as http:
+        def get(account: str, path: str) -> Any:
+            answer = http.get(path, headers={"Authorization": f"Bearer {tokens[account]}"})
+            assert answer.status_code == 200, answer.text
+            return answer
+
+        bots = get("acct-s2", "/api/bots").json()
+        want = [json.loads(r) for r in expected("balances", "2026-06-05") if '"acct-s2"' in r]
+        assert [(b["bot_id"], b["balance_cents"]) for b in bots] == [
+            (r["bot_id"], r["balance_cents"]) for r in want]
+        orders = {o["order_id"]: o for o in get("acct-s2", "/api/orders").json()}
+        assert orders["o-s2-1"]["payment_status"] == "paid"
+        assert orders["o-s2-1"]["receipt_id"] == "RCT-o-s2-1"
+        listed = {i["invoice_id"]: i for i in get("acct-s3", "/api/invoices").json()}
+        want_s3 = {json.loads(r)["invoice_id"] for r in expected("invoices", "2026-06-05")
+                   if '"acct-s3"' in r}
+        assert set(listed) == want_s3
+        assert listed["INV-acct-s3-2026-02"]["downloadable"]
+        assert not listed["INV-acct-s3-2026-06"]["downloadable"]  # a draft
+        pdf = get("acct-s3", "/api/invoices/INV-acct-s3-2026-02/download")
+        assert pdf.headers["content-type"].startswith("application/pdf")
+        assert pdf.content.startswith(b"%PDF")
