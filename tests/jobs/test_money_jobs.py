@@ -240,3 +240,34 @@ def test_the_api_reads_what_the_jobs_wrote(clickhouse_backend: Any,
         pdf = get("acct-s3", "/api/invoices/INV-acct-s3-2026-02/download")
         assert pdf.headers["content-type"].startswith("application/pdf")
         assert pdf.content.startswith(b"%PDF")
+
+
+def test_usage_aggregates_count_what_the_export_bills(loaded: Any) -> None:
+    """``bot_usage_daily``/``bot_usage_monthly`` (finance, the usage summary) and the API's
+    buckets count exactly the billed sessions the invoicing job reads."""
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from botbill.sinks.queries import billed_sessions, usage_summary
+    from botbill.sinks.usage import usage_buckets
+
+    client = loaded.client
+    per_month: Counter[tuple[str, str, str, str]] = Counter()
+    for s in billed_sessions(client):
+        start = s.delivered_at if isinstance(s, AlertSession) else s.billing_session_start
+        month = datetime.fromtimestamp(start // 1000, UTC).strftime("%Y-%m")
+        unit = "alert" if isinstance(s, AlertSession) else "usage"
+        per_month[(s.account_id, s.bot_id, month, unit)] += 1
+    viewed: Counter[tuple[str, str, str, str]] = Counter()
+    for row in usage_summary(client):
+        for unit, count in (("usage", row.usage_sessions), ("alert", row.alert_sessions)):
+            if count:
+                viewed[(row.account_id, row.bot_id, row.month.strftime("%Y-%m"), unit)] = count
+    assert viewed == per_month and sum(per_month.values()) > 2000
+    for unit in ("usage", "alert"):
+        buckets = usage_buckets(client, account="acct-s3", bot="bot-s3", unit=unit,
+                                group="month", start_ms=at("2026-01-01"),
+                                end_ms=at("2026-07-01"))
+        assert {(month, n) for month, n in buckets} == {
+            (k[2], n) for k, n in per_month.items()
+            if k[:2] == ("acct-s3", "bot-s3") and k[3] == unit}
