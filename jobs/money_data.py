@@ -19,7 +19,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any
 
 from botbill.billing_rules.account_events import AccountEvent, account_event_from_mapping
@@ -56,8 +56,10 @@ def account_events(client: Client, *, account: str | None = None, bot: str | Non
             report(label, str(error))
 
 
-def _day(t: int) -> date:
-    return datetime.fromtimestamp(t // 1000, UTC).date()
+def _day_after(t: int) -> date:
+    """A day past ``t``'s UTC day: the bound only saves reading, so it errs on the wide side
+    (a billing day is never more than a day off the UTC one)."""
+    return datetime.fromtimestamp(t // 1000, UTC).date() + timedelta(days=1)
 
 
 def load_movements(client: Client, *, account: str | None = None, bot: str | None = None,
@@ -66,7 +68,7 @@ def load_movements(client: Client, *, account: str | None = None, bot: str | Non
     ``as_of`` (the engine drops anything later anyway; the bound only saves reading)."""
     movements: list[Movement] = list(account_events(client, account=account, bot=bot,
                                                     until_ms=as_of, report=report))
-    day_to = _day(as_of) if as_of is not None else None
+    day_to = _day_after(as_of) if as_of is not None else None
     movements.extend(session_charge(s) for s in billed_sessions(client, account=account,
                                                                   bot=bot, day_to=day_to))
     return movements

@@ -89,3 +89,17 @@ def test_export_lines_are_byte_identical_to_replay(user, channel):
 
     assert out.getvalue() == orjson.dumps(to_row(session), option=orjson.OPT_SORT_KEYS) + b"\n"
     assert json.loads(out.getvalue()) == to_row(session)
+
+
+def test_an_account_event_row_is_told_apart_by_its_content_only() -> None:
+    from botbill.sinks._tables import account_event_row
+
+    record = {"type": "order_settled", "event_id": "e-9", "account_id": "a", "bot_id": "b",
+              "occurred_at": 1_000, "order_id": "o-1", "status": "paid"}
+    row = account_event_row(record)
+    assert row[:3] == ("a", "b", "e-9") and row[4:6] == ("order_settled", 1_000)
+    assert json.loads(row[6]) == record
+    assert account_event_row(dict(reversed(list(record.items())))) == row  # key order: same
+    assert account_event_row({**record, "status": "failed"})[3] != row[3]
+    with pytest.raises(SinkError, match="account event"):
+        account_event_row({k: v for k, v in record.items() if k != "event_id"})
