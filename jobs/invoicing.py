@@ -42,7 +42,7 @@ from botbill.sinks import money as store
 
 from ._cli import add_common, as_of_of, write_output
 from .catalog_file import load_catalog
-from .money_data import recompute
+from .money_data import Recomputed, recompute
 
 __all__ = ["InvoiceRun", "main", "run_invoices"]
 
@@ -79,10 +79,13 @@ def _finals_before(stored: Mapping[str, Invoice], account_id: str,
 
 def run_invoices(client: Client, catalog: Catalog, as_of: int, *,
                  months: Iterable[str] | None = None, account: str | None = None,
-                 grace_ms: int = DEFAULT_GRACE_MS) -> InvoiceRun:
+                 grace_ms: int = DEFAULT_GRACE_MS, found: Recomputed | None = None,
+                 ) -> InvoiceRun:
     """Write the invoices and receipts of ``months`` (default: every month up to
-    ``as_of``'s) as of ``as_of``; see the module docstring."""
-    found = recompute(client, catalog, as_of, account=account)
+    ``as_of``'s) as of ``as_of`` (``found``: that recompute, if already made); see the
+    module docstring."""
+    if found is None:
+        found = recompute(client, catalog, as_of, account=account)
     computed = {i.invoice_id: i for i in invoices(found.books, catalog, as_of, grace_ms)}
     stored = {i.invoice_id: _from_store(i) for i in store.read_invoices(client, account=account)}
     last = month_text(month_key(as_of))

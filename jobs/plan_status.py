@@ -96,9 +96,12 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def run_plan_status(client: Client, catalog: Catalog, as_of: int, *,
-                    account: str | None = None) -> PlanStatusRun:
-    """Recompute as of ``as_of`` and write what changed; see the module docstring."""
-    found = recompute(client, catalog, as_of, account=account)
+                    account: str | None = None, found: Recomputed | None = None,
+                    ) -> PlanStatusRun:
+    """Recompute as of ``as_of`` (or take ``found``, that recompute, already made) and write
+    what changed; see the module docstring."""
+    if found is None:
+        found = recompute(client, catalog, as_of, account=account)
     balances = [balance_of(book, as_of) for _, book in sorted(found.books.items())
                 if book.registered_at is not None and book.registered_at <= as_of]
     stored_balances = {(b.account_id, b.bot_id): b

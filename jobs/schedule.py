@@ -26,6 +26,7 @@ from botbill.billing_rules.calendar import month_key, month_text
 from ._cli import now_ms
 from .catalog_file import load_catalog
 from .invoicing import run_invoices
+from .money_data import recompute
 from .plan_status import run_plan_status
 
 __all__ = ["INTERVAL_ENV", "jobs_interval", "run_once", "start_schedule"]
@@ -44,12 +45,25 @@ def jobs_interval(env: dict[str, str] | None = None) -> float:
     return value
 
 
+_reported: set[str] = set()
+
+
+def _report_once(label: str, reason: str) -> None:
+    """A malformed archived event is logged the first time a tick meets it, not every tick."""
+    if label not in _reported:
+        _reported.add(label)
+        log.warning("skipped %s: %s", label, reason)
+
+
 def run_once(client: Any, as_of: int) -> None:
-    """One tick: plan status, then the invoices of the previous and current month."""
+    """One tick, one recompute: plan status, then the invoices of the previous and current
+    month."""
     catalog = load_catalog()
-    run_plan_status(client, catalog, as_of)
+    found = recompute(client, catalog, as_of, report=_report_once)
+    run_plan_status(client, catalog, as_of, found=found)
     month = month_key(as_of)
-    run_invoices(client, catalog, as_of, months=[month_text(month - 1), month_text(month)])
+    run_invoices(client, catalog, as_of, months=[month_text(month - 1), month_text(month)],
+                 found=found)
 
 
 def start_schedule(interval: float, connect: Callable[[], Any],

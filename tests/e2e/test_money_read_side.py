@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
+from botbill.billing_rules.timeutil import format_ms
+from botbill.jobs._cli import now_ms
 from tests.e2e.pipeline import EXAMPLES, Pipeline, normalized
 
 pytestmark = pytest.mark.integration
@@ -175,3 +177,29 @@ def test_plan_status_writes_the_recompute_once(pipeline: Pipeline, loaded: Path)
     assert suspended and all(status in ("expired", "suspended") for (status,) in
                              pipeline.query("SELECT status FROM bot_entitlements FINAL "
                                             "WHERE allowed = 0"))
+
+
+def test_the_worker_runs_plan_status_and_invoicing_on_its_schedule(
+        pipeline: Pipeline, loaded: Path) -> None:
+    """Last in the module: the worker restarted with a 2 s schedule writes, as of now (the
+    wall clock, months after the examples), the same balances ``balances export`` gives and
+    this month's invoices."""
+    exported = [json.loads(line) for line in _lines(pipeline.botbill("balances", "export"))]
+    want = [(r["account_id"], r["bot_id"], r["plan_id"], r["status"], r["balance_cents"])
+            for r in exported]
+
+    def stored() -> bool:
+        return [tuple(row) for row in pipeline.query(
+            "SELECT account_id, bot_id, plan_id, status, balance_cents FROM bot_balances "
+            "FINAL ORDER BY account_id, bot_id")] == want
+
+    assert not stored()  # as of now, months after 2026-06-05, something has moved
+    pipeline.stop_worker()
+    pipeline.env["BOTBILL_JOBS_INTERVAL"] = "2"
+    pipeline.start_worker()
+
+    pipeline.wait_until(stored, 120, "the worker's plan-status tick")
+    this_month = format_ms(now_ms())[:7]
+    pipeline.wait_until(lambda: pipeline.query(
+        "SELECT count() FROM invoices FINAL WHERE period = %(p)s", {"p": this_month})[0][0],
+        60, "the worker's invoicing tick")
