@@ -3,6 +3,7 @@
 BotbillError                      root: catch this to catch anything botbill raises on purpose
  +-- InvalidEvent                 an input record breaks the contract (names record and reason)
  +-- LateEvent                    an event arrived for a visit that is already closed
+ +-- InvalidSetting               a configuration value outside what the rules allow
 
 Other packages define their own subclasses in their ``exceptions.py`` (``schemas``,
 ``sinks``, ``streams``) and translate library errors into them at the boundary.
@@ -10,7 +11,7 @@ Other packages define their own subclasses in their ``exceptions.py`` (``schemas
 
 from __future__ import annotations
 
-__all__ = ["BotbillError", "InvalidEvent", "LateEvent"]
+__all__ = ["BotbillError", "InvalidEvent", "InvalidSetting", "LateEvent"]
 
 
 class BotbillError(Exception):
@@ -37,3 +38,7 @@ class LateEvent(BotbillError):
         self.reason = reason
         self.event_id = event_id
         super().__init__(f"event {event_id!r} is late: {reason}")
+
+
+class InvalidSetting(BotbillError):
+    """A configuration value is outside what the rules allow (names the setting)."""

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from botbill.billing_rules.events import event_from_mapping, event_to_mapping
 from botbill.billing_rules.sessions import AlertSession, SessionChange
+from botbill.billing_rules.timeutil import MAX_EVENT_MS, MIN_EVENT_MS
 from botbill.sinks import LateEventRecord, RawEventRecord, SinkBatch, SinkError
 from botbill.sinks._tables import EVENT_COLUMNS, RAW_EVENT_COLUMNS, batch_inserts, event_mapping
 from botbill.sinks.export import write_rows
@@ -23,7 +24,7 @@ text = st.text(min_size=1, max_size=8)
 def events(draw):
     kind = draw(st.sampled_from(["conversation_turn", "agent_handoff", "alert_delivered"]))
     record = {"type": kind, "event_id": draw(text), "account_id": draw(text),
-              "bot_id": draw(text), "occurred_at": draw(st.integers(0, 2**42)),
+              "bot_id": draw(text), "occurred_at": draw(st.integers(MIN_EVENT_MS, MAX_EVENT_MS)),
               "user_id": draw(text), "channel": draw(text), "is_test": draw(st.booleans())}
     if kind == "conversation_turn":
         record |= {"conversation_id": draw(text),
