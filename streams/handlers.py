@@ -31,12 +31,14 @@ from botbill.schemas import SchemaError, event_schema_name
 from botbill.schemas.codec import AvroCodec
 
 from . import topic_names as topics
+from .exceptions import InvalidMessage
 from .metrics import Metrics
 from .settings import WorkerSettings
 
 __all__ = [
     "AlertHandler",
     "ConversationHandler",
+    "InvalidMessage",
     "Outgoing",
     "dead_letter",
     "decode_input",
@@ -49,10 +51,6 @@ _EXPECTED_TYPE = {
     topics.AGENT_HANDOFFS: "agent_handoff",
     topics.ALERTS_DELIVERED: "alert_delivered",
 }
-
-
-class InvalidMessage(BotbillError):
-    """A message on an input topic that cannot be decoded or validated."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,8 @@ from botbill.billing_rules.sessions import AlertSession, to_row
 from botbill.billing_rules.settings import BillingSettings
 from botbill.billing_rules.timeutil import MAX_EVENT_MS, MIN_EVENT_MS, parse_rfc3339_ms
 
+from .exceptions import BadRecord
+
 __all__ = ["BadRecord", "main", "read_events", "replay"]
 
 _AVRO_MAGIC = b"Obj\x01"
@@ -120,15 +122,6 @@ if msgspec is not None:
 
     _typed = msgspec.json.Decoder(_Turn | _Handoff | _Alert)
     _TYPED_REFUSALS = (msgspec.DecodeError, ValueError)
-
-
-class BadRecord(BotbillError):
-    """A record of an input file that cannot be billed; names ``file:line`` and the reason."""
-
-    def __init__(self, where: str, reason: str) -> None:
-        self.where = where
-        self.reason = reason
-        super().__init__(f"{where}: {reason}")
 
 
 @dataclass(slots=True)
