@@ -118,7 +118,9 @@ class BatchBiller:
             timeout = self._per_bot.get(event.bot_id, self._default_timeout) \
                 if self._per_bot else self._default_timeout
             key = (event.account_id, event.bot_id, event.conversation_id)
-            if at < watermark:  # an event at or ahead of event time is never late
+            # Only an event behind event time by more than T + max_disorder, or one for a
+            # key with a tombstone, can be late (see admission.late_reason, which decides).
+            if at + timeout + self.max_disorder_ms < watermark or key in self._closed_end:
                 self._check_late(event, key, timeout)
             conversation = self._open.get(key)
             if conversation is None:
