@@ -220,12 +220,12 @@ def test_per_bot_timeouts_are_applied() -> None:
     assert [s.session_index for s in fast] == [1, 1]  # two visits
 
 
-# -- R1 is per event id: known gaps ------------------------------------------------------------
+# -- R1 is per event id: cases that were once billed twice ---------------------------------
 
 def test_alert_redelivered_with_a_later_time_counts_once() -> None:
-    """BUG: alert ids are forgotten once event time passes ``occurred_at + max_disorder``;
-    a redelivery stamped later than the original, arriving within max_disorder, is billed
-    again (R1: a redelivery with different content is still a duplicate)."""
+    """An alert id is remembered for ``2 max_disorder`` of event time: a redelivery stamped
+    later than the original and arriving within max_disorder counts once (R1: a redelivery
+    with different content is still a duplicate)."""
     biller = BatchBiller(max_disorder_ms=10 * MIN)
     events = [alert("a1", 0), alert("a2", 10.5), alert("a1", 1)]  # disorder of the copy: 9.5
     billed = bill(events, biller)
@@ -233,9 +233,9 @@ def test_alert_redelivered_with_a_later_time_counts_once() -> None:
 
 
 def test_conversation_event_redelivered_much_later_counts_once() -> None:
-    """BUG: in a time-ordered input (no disorder at all), a redelivery re-stamped more than
-    ``T`` after its original arrives once the original's conversation was billed and closed,
-    and is billed as a new visit."""
+    """In a time-ordered input, a redelivery re-stamped more than ``T`` after its original
+    arrives once the original's conversation was billed and closed: its id is still
+    remembered, so it counts once instead of opening a new visit."""
     biller = BatchBiller(max_disorder_ms=10 * MIN)
     events = [turn("x1", 0), turn("y1", 30, "other"), turn("x1", 31)]
     billed = bill(events, biller)
@@ -243,8 +243,8 @@ def test_conversation_event_redelivered_much_later_counts_once() -> None:
 
 
 def test_event_id_reused_by_another_conversation_counts_once() -> None:
-    """BUG (or spec gap): R1 is per ``event_id``; the biller deduplicates per conversation
-    (and alerts per account and bot), so a redelivery under another key is billed again."""
+    """R1 is per ``event_id`` over all events: a redelivery under another conversation (or
+    another bot, for an alert) counts once."""
     events = [turn("x1", 0, "c1"), turn("x1", 0, "c2"), alert("a1", 0, "bot-a"),
               alert("a1", 0, "bot-b")]
     billed = bill(events, BatchBiller())
