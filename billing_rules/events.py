@@ -231,13 +231,13 @@ def _texts_ok(values: tuple[Any, ...]) -> bool:
 def _fast_time(value: Any) -> int | None:
     """``occurred_at`` of a well-formed record, or ``None`` (then the checked path decides)."""
     if type(value) is int:
-        return value if MIN_EVENT_MS <= value <= MAX_EVENT_MS else None
+        return value if in_event_range(value) else None
     if type(value) is str:
         try:
             at = parse_rfc3339_ms(value)
         except ValueError:
             return None
-        return at if MIN_EVENT_MS <= at <= MAX_EVENT_MS else None
+        return at if in_event_range(at) else None
     return None
 
 

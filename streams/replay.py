@@ -33,7 +33,12 @@ from botbill.billing_rules.exceptions import BotbillError, InvalidEvent, LateEve
 from botbill.billing_rules.periods import billing_month
 from botbill.billing_rules.sessions import AlertSession, to_row
 from botbill.billing_rules.settings import BillingSettings
-from botbill.billing_rules.timeutil import MAX_EVENT_MS, MIN_EVENT_MS, parse_rfc3339_ms
+from botbill.billing_rules.timeutil import (
+    MAX_EVENT_MS,
+    MIN_EVENT_MS,
+    in_event_range,
+    parse_rfc3339_ms,
+)
 
 from .exceptions import BadRecord
 
@@ -244,7 +249,7 @@ def _event_time(text: str) -> int:
     """An ``occurred_at`` string the typed decoder read: its epoch ms when in range, else
     ``ValueError`` (then the reference path names the fault)."""
     at = parse_rfc3339_ms(text)
-    if MIN_EVENT_MS <= at <= MAX_EVENT_MS:
+    if in_event_range(at):
         return at
     raise ValueError(text)
 
