@@ -18,10 +18,10 @@ Bookkeeping is a few dictionary operations per event; heap operations are per co
 * a conversation has one entry in the deadline heap, for a deadline that may be stale
   (too early); when it comes up, the conversation is billed if its real deadline has
   passed, else rescheduled at its real deadline;
-* R1 is global: an event id stays in memory until event time passes ``occurred_at +
-  2 (T + max_disorder)`` (alerts: ``+ 2 max_disorder``), and as long as its conversation is
-  open; ids leave memory in buckets of event time (a conversation's all at once, after the
-  horizon of its last event). By then a copy with the same time is refused as late.
+* R1 is global: an event id (an alert's too) stays in memory until event time passes
+  ``occurred_at + 2 (T + max_disorder)``, and as long as its conversation is open; ids
+  leave memory in buckets of event time (a conversation's all at once, after the horizon
+  of its last event). By then a copy with the same time is refused as late.
 """
 
 from __future__ import annotations
@@ -150,12 +150,15 @@ class BatchBiller:
             raise LateEvent(reason, event.event_id)
 
     def _add_alert(self, event: AlertDelivered) -> list[Billed]:
+        """R8. An alert's id is remembered as long as a conversation event's, and it is late
+        on the same horizon (``T + max_disorder``), so a redelivery is recognised as surely."""
+        horizon = self._per_bot.get(event.bot_id, self._default_timeout) + self.max_disorder_ms
         reason = alert_late_reason(event.occurred_at, watermark=self._event_time,
-                                   window_ms=self.max_disorder_ms)
+                                   window_ms=horizon)
         if reason is not None:
             raise LateEvent(reason, event.event_id)
         self.counters.alert_sessions += 1
-        forget_at = event.occurred_at + 2 * self.max_disorder_ms
+        forget_at = event.occurred_at + 2 * horizon
         if forget_at < self._event_time:
             forget_at = int(self._event_time)
         self._seen_ids[event.event_id] = forget_at

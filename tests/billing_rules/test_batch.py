@@ -108,8 +108,9 @@ def bill_or_refuse(events: Iterable[Event], biller: BatchBiller
 
 @st.composite
 def displaced(draw: st.DrawFn) -> tuple[Scenario, int, list[Event]]:
-    """Events displaced up to 4x beyond ``max_disorder``, or in any order at all."""
-    scenario = draw(scenarios(shuffle=False))
+    """Events displaced up to 4x beyond ``max_disorder``, or in any order at all; alerts
+    redelivered with another time too."""
+    scenario = draw(scenarios(shuffle=False, restamp_alerts=True))
     max_disorder = draw(st.sampled_from((1, 1000, MIN, 10 * MIN, HOUR)))
     if draw(st.booleans()):
         events = draw(delivered_with_disorder(scenario.events, 4 * max_disorder + 1))
@@ -168,10 +169,12 @@ def test_straggler_starting_a_conversation_too_far_back_raises_late_event() -> N
 
 
 def test_straggler_alert_raises_late_event() -> None:
+    """An alert is late on a conversation event's horizon, T + max_disorder."""
     biller = BatchBiller(max_disorder_ms=10 * MIN)
     biller.add(turn("a", 100))
+    assert len(biller.add(alert("in-time", 100 - 15 - 10))) == 1
     with pytest.raises(LateEvent):
-        biller.add(alert("old", 89))
+        biller.add(alert("old", 100 - 15 - 10 - 1 / MIN))
 
 
 def test_sessions_come_out_once_event_time_has_passed_their_conversation() -> None:
@@ -223,7 +226,7 @@ def test_per_bot_timeouts_are_applied() -> None:
 # -- R1 is per event id: cases that were once billed twice ---------------------------------
 
 def test_alert_redelivered_with_a_later_time_counts_once() -> None:
-    """An alert id is remembered for ``2 max_disorder`` of event time: a redelivery stamped
+    """An alert id is remembered for ``2 (T + max_disorder)`` of event time: a redelivery stamped
     later than the original and arriving within max_disorder counts once (R1: a redelivery
     with different content is still a duplicate)."""
     biller = BatchBiller(max_disorder_ms=10 * MIN)
