@@ -29,7 +29,7 @@ test: services
 test-deep: install
 	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest tests/billing_rules tests/streams -m "not integration"
 
-PACKAGES := billing_rules schemas streams sinks deploy
+PACKAGES := billing_rules schemas streams sinks deploy api
 
 check: install
 	$(BIN)/ruff check .

@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reconcile": ("streams.reconcile", "re-bill archived events, report/repair differences"),
     "worker": ("streams.worker", "run the Faust worker (sessionizer, alerts, sink)"),
     "produce": ("streams.produce", "send an event file, or generated traffic, to Kafka"),
+    "api": ("api.server", "the admin API and Billing page (127.0.0.1:8080)"),
+    "users": ("api.users", "admin API users: `botbill users add --account A --user U --role R`"),
 }
 
 

@@ -20,9 +20,11 @@ from ._check import Check, compile_check
 from .exceptions import SchemaError
 
 __all__ = [
+    "ACCOUNT_EVENT_SCHEMAS",
     "EVENT_SCHEMAS",
     "Catalog",
     "SchemaVersion",
+    "account_event_schema_name",
     "catalog",
     "event_schema_name",
     "schema_event_type",
@@ -37,6 +39,20 @@ EVENT_SCHEMAS = {
 }
 """Input event type (the JSON Lines ``type``) -> schema name, in BILLING_RULES §1 order."""
 _EVENT_TYPES = {name: event_type for event_type, name in EVENT_SCHEMAS.items()}
+ACCOUNT_EVENT_SCHEMAS = {
+    "bot_registered": "BotRegistered",
+    "plan_change_requested": "PlanChangeRequested",
+    "order_placed": "OrderPlaced",
+    "order_settled": "OrderSettled",
+    "credits_granted": "CreditsGranted",
+    "auto_reload_set": "AutoReloadSet",
+    "extension_requested": "ExtensionRequested",
+    "extension_decided": "ExtensionDecided",
+    "owner_changed": "OwnerChanged",
+}
+"""Account event type (MONEY_RULES §1) -> schema name; topic ``account-events``, key bot_id."""
+# JSON Lines records carry their ``type``: the check of every event schema allows exactly it.
+_TYPED = {**_EVENT_TYPES, **{name: kind for kind, name in ACCOUNT_EVENT_SCHEMAS.items()}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +91,7 @@ def catalog() -> Catalog:
     history = [_load(path) for path in sorted(SCHEMA_DIR.glob("history/*.avsc"))]
     checks = {
         name: compile_check(version.parsed,
-                            {"type": _EVENT_TYPES[name]} if name in _EVENT_TYPES else None)
+                            {"type": _TYPED[name]} if name in _TYPED else None)
         for name, version in current.items()
     }
     by_fingerprint = {v.fingerprint: v for v in (*history, *current.values())}
@@ -93,6 +109,15 @@ def event_schema_name(event_type: str) -> str:
     except (KeyError, TypeError):
         raise SchemaError("", "type", f"{event_type!r} is not one of "
                           f"{', '.join(EVENT_SCHEMAS)}") from None
+
+
+def account_event_schema_name(event_type: str) -> str:
+    """``order_placed`` -> ``OrderPlaced`` (and so on for the nine account events)."""
+    try:
+        return ACCOUNT_EVENT_SCHEMAS[event_type]
+    except (KeyError, TypeError):
+        raise SchemaError("", "type", f"{event_type!r} is not one of "
+                          f"{', '.join(ACCOUNT_EVENT_SCHEMAS)}") from None
 
 
 def schema_event_type(schema_name: str) -> str:

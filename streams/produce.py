@@ -1,6 +1,11 @@
 """``botbill produce``: send events to the input topics.
 
 ``--from FILE...`` sends JSON Lines / Avro container files in file order (backfills, tests);
+account events (MONEY_RULES §1) in the same JSON Lines files go to ``account-events``, keyed
+by ``bot_id``, after the Avro shape check (a record of the wrong shape is skipped with its
+line, field and reason). Rules that need more than the record's types (an order under the
+minimum, a second settlement, an unregistered bot) are the balance agent's: it refuses such
+an event to the dead letters, so it is sent as it is;
 ``--rate N --duration S`` generates realistic traffic (:mod:`streams.traffic`) at about N
 events per second, optionally saving what it sent (``--save``) so ``replay`` can bill the
 same events. Sending is idempotent downstream: the same events twice bill once.
@@ -19,9 +24,9 @@ import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from botbill.billing_rules.events import AlertDelivered, Event, event_from_mapping, event_to_mapping
-from botbill.billing_rules.exceptions import BotbillError
-from botbill.billing_rules.timeutil import parse_duration_ms
-from botbill.schemas import event_schema_name
+from botbill.billing_rules.exceptions import BotbillError, InvalidEvent
+from botbill.billing_rules.timeutil import parse_duration_ms, parse_rfc3339_ms
+from botbill.schemas import ACCOUNT_EVENT_SCHEMAS, SchemaError, event_schema_name
 from botbill.schemas.codec import AvroCodec
 
 from . import topic_names as topics
@@ -29,7 +34,7 @@ from .exceptions import DeliveryFailed, StreamError
 from .replay import BadRecord, read_events
 from .traffic import generate_events
 
-__all__ = ["EventProducer", "main"]
+__all__ = ["EventProducer", "account_record", "main"]
 
 _TOPIC_OF = {"conversation_turn": topics.CONVERSATION_TURNS,
              "agent_handoff": topics.AGENT_HANDOFFS,
@@ -61,6 +66,15 @@ class EventProducer:
         key = event.bot_id if isinstance(event, AlertDelivered) else event.conversation_id
         self.send_raw(topic, key.encode(), value, event.event_id)
 
+    def send_account(self, record: dict[str, Any]) -> None:
+        """Send one account event (a checked :func:`account_record`) to ``account-events``,
+        keyed by ``bot_id``, so one bot's events stay in order on one partition."""
+        schema = ACCOUNT_EVENT_SCHEMAS[record["type"]]
+        body = {name: value for name, value in record.items() if name != "type"}
+        value = self.codec.encode(schema, body, topic=topics.ACCOUNT_EVENTS)
+        self.send_raw(topics.ACCOUNT_EVENTS, record["bot_id"].encode(), value,
+                      record["event_id"])
+
     def send_raw(self, topic: str, key: bytes | None, value: bytes, label: str = "") -> None:
         """Send bytes as they are (also used by tests to send malformed messages)."""
 
@@ -88,6 +102,18 @@ class EventProducer:
             raise DeliveryFailed(self.failures)
 
 
+def account_record(raw: Any) -> dict[str, Any]:
+    """A JSON Lines account event -> the record sent on Kafka (times as epoch ms). The shape
+    is checked when it is encoded (:class:`SchemaError` naming the field and reason)."""
+    if not isinstance(raw, dict):
+        raise InvalidEvent("not a JSON object")
+    record = dict(raw)
+    for name in ("occurred_at", "expires_at"):
+        if isinstance(record.get(name), str):
+            record[name] = parse_rfc3339_ms(record[name])
+    return record
+
+
 def send_files(producer: EventProducer, paths: list[str], *, errors: Any = sys.stderr) -> int:
     """Send every valid event of ``paths`` in file order; report bad records. Returns the
     number of bad records."""
@@ -95,13 +121,41 @@ def send_files(producer: EventProducer, paths: list[str], *, errors: Any = sys.s
     for path in paths:
         stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
         with stream:
-            for _, item in read_events(path, stream):
+            head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
+            items = (read_events(path, stream) if head == b"Obj\x01"
+                     else _json_lines(path, stream))
+            for where, item in items:
                 if isinstance(item, BadRecord):
                     bad += 1
                     print(f"botbill produce: skipped {item}", file=errors)
+                elif isinstance(item, dict):
+                    try:
+                        producer.send_account(item)
+                    except SchemaError as error:
+                        bad += 1
+                        print(f"botbill produce: skipped {where}: {error}", file=errors)
                 else:
                     producer.send(item)
     return bad
+
+
+def _json_lines(path: str, stream: Any) -> Iterator[tuple[str, Event | dict[str, Any] | BadRecord]]:
+    """Usage events (as ``event_from_mapping`` builds them) and account events (records)."""
+    name = "<stdin>" if path == "-" else path
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            raw = orjson.loads(line)
+            if isinstance(raw, dict) and raw.get("type") in ACCOUNT_EVENT_SCHEMAS:
+                yield where, account_record(raw)
+            else:
+                yield where, event_from_mapping(raw)
+        except orjson.JSONDecodeError as error:
+            yield where, BadRecord(where, f"not JSON: {error}")
+        except (BotbillError, ValueError) as error:
+            yield where, BadRecord(where, str(error))
 
 
 def paced(records: Iterable[dict[str, Any]], start_ms: int, speedup: float,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "ACCOUNT_EVENTS",
     "AGENT_HANDOFFS",
     "ALERTS_DELIVERED",
     "ALERT_SESSIONS",
@@ -41,8 +42,11 @@ USAGE_SESSIONS = PREFIX + "usage-sessions"
 ALERT_SESSIONS = PREFIX + "alert-sessions"
 LATE_EVENTS = PREFIX + "late-events"
 DEAD_LETTERS = PREFIX + "dead-letters"
+ACCOUNT_EVENTS = PREFIX + "account-events"
 
-TopicKind = Literal["input", "output", "audit"]
+TopicKind = Literal["input", "output", "audit", "account"]
+"""``account``: the money's source of truth (MONEY_RULES §1), kept forever; the balance
+agent reads it, the session sink does not."""
 
 
 @dataclass(frozen=True)
@@ -63,11 +67,13 @@ TOPIC_SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(ALERT_SESSIONS, "bot_id", "output", "billed alert sessions"),
     TopicSpec(LATE_EVENTS, "event_id", "audit", "events for visits already closed"),
     TopicSpec(DEAD_LETTERS, "topic/partition/offset", "audit", "records that failed decoding"),
+    TopicSpec(ACCOUNT_EVENTS, "bot_id", "account", "admin actions and payment outcomes"),
 )
 
 #: Co-partitioned by ``conversation_id``: must always have the same partition count.
 CONVERSATION_TOPICS: tuple[str, ...] = (CONVERSATION_TURNS, AGENT_HANDOFFS)
 INPUT_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS if s.kind == "input")
-OUTPUT_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS if s.kind != "input")
+OUTPUT_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS
+                                       if s.kind in ("output", "audit"))
 #: Everything the ClickHouse sink reads: raw inputs, sessions, late events, dead letters.
-SINK_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS)
+SINK_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS if s.kind != "account")

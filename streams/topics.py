@@ -17,6 +17,9 @@ them). The broker runs with ``auto.create.topics.enable=false``, so run this bef
 | BOTBILL_INPUT_RETENTION_DAYS | 7 | inputs: replay window for reprocessing |
 | BOTBILL_OUTPUT_RETENTION_DAYS | 30 | sessions: re-load ClickHouse after an incident |
 | BOTBILL_AUDIT_RETENTION_DAYS | 90 | late events and dead letters: time to investigate |
+
+``account-events`` (MONEY_RULES §1) is kept forever: wallets and invoices are recomputed from
+it (``replay``), so it is never deleted by time.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ __all__ = ["TopicError", "TopicInfo", "TopicSettings", "create_topics", "describ
 
 EXIT_MISSING = 3
 _DAY_MS = 24 * 3600 * 1000
+_KEPT_FOREVER: frozenset[TopicKind] = frozenset({"account"})
 _RETENTION_ENV: dict[TopicKind, tuple[str, int]] = {
     "input": ("BOTBILL_INPUT_RETENTION_DAYS", 7),
     "output": ("BOTBILL_OUTPUT_RETENTION_DAYS", 30),
@@ -87,7 +91,8 @@ class TopicSettings:
         """The topic-level configs botbill manages for ``spec``."""
         return {
             "cleanup.policy": "delete",
-            "retention.ms": str(self.retention_days[spec.kind] * _DAY_MS),
+            "retention.ms": ("-1" if spec.kind in _KEPT_FOREVER
+                             else str(self.retention_days[spec.kind] * _DAY_MS)),
             "min.insync.replicas": str(min(2, self.replication)),
             "message.timestamp.type": "CreateTime",
         }

@@ -26,8 +26,13 @@ PUBLIC = {
         "parse_duration_ms", "parse_rfc3339_ms", "row_sort_key", "split_visits", "to_row",
     },
     "botbill.schemas": {
-        "AvroCodec", "SchemaError", "SchemaRegistryUnavailable", "event_schema_name",
-        "iter_container_records", "schema_event_type", "write_container",
+        "ACCOUNT_EVENT_SCHEMAS", "AvroCodec", "SchemaError", "SchemaRegistryUnavailable",
+        "account_event_schema_name", "event_schema_name", "iter_container_records",
+        "schema_event_type", "write_container",
+    },
+    "botbill.api": {
+        "ApiError", "EventLog", "EventsUnavailable", "KafkaEventLog", "MemoryEventLog",
+        "create_app", "hash_token", "new_token",
     },
     "botbill.streams": {
         "BadRecord", "DeliveryFailed", "InvalidMessage", "StreamError", "TopicError",

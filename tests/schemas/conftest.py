@@ -48,6 +48,22 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         "failed_at": 1_793_530_000_000,
     },
 }
+_ACCOUNT = {"event_id": "x100", "account_id": "acct-1", "bot_id": "bot-a",
+            "occurred_at": 1_793_527_200_000}
+_SAMPLES.update({  # account events (MONEY_RULES §1)
+    "BotRegistered": {**_ACCOUNT, "plan_id": "standard", "owner_user_id": "u-1"},
+    "PlanChangeRequested": {**_ACCOUNT, "plan_id": "advanced"},
+    "OrderPlaced": {**_ACCOUNT, "order_id": "o-1", "amount_cents": 10_000,
+                    "payment_method": "wire_transfer"},
+    "OrderSettled": {**_ACCOUNT, "order_id": "o-1", "status": "failed"},
+    "CreditsGranted": {**_ACCOUNT, "grant_id": "g-1", "amount_cents": 700,
+                       "expires_at": 1_800_000_000_000},
+    "AutoReloadSet": {**_ACCOUNT, "enabled": True, "threshold_cents": 2_000,
+                      "amount_cents": 10_000},
+    "ExtensionRequested": {**_ACCOUNT, "request_id": "r-1", "days": 14},
+    "ExtensionDecided": {**_ACCOUNT, "request_id": "r-1", "approved": False, "days": 14},
+    "OwnerChanged": {**_ACCOUNT, "owner_user_id": "u-2"},
+})
 
 _registry_numbers = itertools.count()
 

@@ -46,8 +46,11 @@ ANY_RECORD = st.one_of([strategy(name) for name in NAMES])
 
 
 def test_every_schema_has_a_sample(sample: Any) -> None:
-    assert NAMES == ("AgentHandoff", "AlertDelivered", "AlertSession", "ConversationTurn",
-                     "DeadLetter", "LateEvent", "UsageSessionChange")
+    assert NAMES == ("AgentHandoff", "AlertDelivered", "AlertSession", "AutoReloadSet",
+                     "BotRegistered", "ConversationTurn", "CreditsGranted", "DeadLetter",
+                     "ExtensionDecided", "ExtensionRequested", "LateEvent", "OrderPlaced",
+                     "OrderSettled", "OwnerChanged", "PlanChangeRequested",
+                     "UsageSessionChange")
     for name in NAMES:
         assert sample(name)
 

@@ -26,7 +26,8 @@ def field_names(name: str) -> list[str]:
 
 
 def test_public_api() -> None:
-    assert schemas.__all__ == ["AvroCodec", "SchemaError", "SchemaRegistryUnavailable",
+    assert schemas.__all__ == ["ACCOUNT_EVENT_SCHEMAS", "AvroCodec", "SchemaError",
+                               "SchemaRegistryUnavailable", "account_event_schema_name",
                                "event_schema_name", "iter_container_records",
                                "schema_event_type", "write_container"]
 

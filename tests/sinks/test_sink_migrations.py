@@ -38,7 +38,7 @@ def test_an_add_column_run_again_counts_as_applied():
 
 
 def test_no_migration_derives_a_billing_day_any_more():
-    """billing_rules.periods decides the billing day; after 0008/0009 the tables store what
+    """billing_rules.periods decides the billing day; after 0015/0016 the tables store what
     the writer computed and the finance view groups by it."""
     latest = {m.name: m for m in available_migrations()}
     assert "toDate" not in code(latest["bot_usage_daily"].sql)

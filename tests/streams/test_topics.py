@@ -34,13 +34,14 @@ def test_partitions_replication_and_retention_match_config(stack: Endpoints) -> 
     settings = _settings(stack)
     create_topics(settings)
     infos = {info.name: info for info in describe_topics(settings)}
-    assert set(infos) == set(SINK_TOPICS)
+    assert set(infos) == {spec.name for spec in TOPIC_SPECS}
     for spec in TOPIC_SPECS:
         info = infos[spec.name]
         assert (info.partitions, info.replication) == (settings.partitions, settings.replication)
         assert info.config["retention.ms"] == settings.config(spec)["retention.ms"]
         assert info.config["cleanup.policy"] == "delete"
     assert infos["conversation-turns"].config["retention.ms"] == str(7 * 24 * 3600 * 1000)
+    assert infos["account-events"].config["retention.ms"] == "-1"  # the money's source of truth
 
 
 @pytest.mark.integration
@@ -87,7 +88,10 @@ def test_topic_specs_are_consistent() -> None:
     assert all(
         spec.key == "conversation_id" for spec in TOPIC_SPECS if spec.name in CONVERSATION_TOPICS
     )
-    assert set(SINK_TOPICS) == set(names)
+    assert set(SINK_TOPICS) == {spec.name for spec in TOPIC_SPECS if spec.kind != "account"}
+    account = [spec for spec in TOPIC_SPECS if spec.kind == "account"]
+    assert [(spec.name.rsplit("-", 2)[-2:], spec.key) for spec in account] == [
+        (["account", "events"], "bot_id")]
 
 
 def test_settings_come_from_env() -> None:
