@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .exceptions import InvalidSetting
-from .timeutil import MINUTE_MS, parse_duration_ms
+from .timeutil import MAX_EVENT_MS, MIN_EVENT_MS, MINUTE_MS, parse_duration_ms
 
 __all__ = [
     "DEFAULT_GRACE_MS",
@@ -38,7 +38,9 @@ DEFAULT_TIMEOUT_MS = 15 * MINUTE_MS
 MIN_TIMEOUT_MS = 5 * MINUTE_MS
 MAX_TIMEOUT_MS = 14 * 24 * 60 * MINUTE_MS
 DEFAULT_GRACE_MS = 5 * MINUTE_MS
-DEFAULT_MAX_DISORDER_MS = 35 * 24 * 60 * MINUTE_MS  # one billing month and some margin
+# Replay's default: the whole range an event time may take (timeutil), so no input order
+# can make replay refuse an event as late; a smaller --max-disorder bounds its memory.
+DEFAULT_MAX_DISORDER_MS = MAX_EVENT_MS - MIN_EVENT_MS
 
 ENV_TIMEOUT = "BOTBILL_TIMEOUT"
 ENV_BOT_TIMEOUTS = "BOTBILL_BOT_TIMEOUTS"

@@ -382,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-disorder",
                         help="how far (event time) input may be out of order; an event "
                              "further behind is refused as late. Bounds memory (default "
-                             "BOTBILL_MAX_DISORDER, else 35d)")
+                             "BOTBILL_MAX_DISORDER, else unbounded: any order is billed exactly)")
     parser.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                         help="progress bar on stderr (auto: when stderr is a terminal)")
     replay_money.add_arguments(parser)

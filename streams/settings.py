@@ -10,7 +10,7 @@
 | BOTBILL_TIMEOUT | 15m | default inactivity timeout T |
 | BOTBILL_BOT_TIMEOUTS | (none) | per-bot T: ``bot-a=30m,bot-b=2h`` |
 | BOTBILL_GRACE | 5m | grace before a visit closes |
-| BOTBILL_MAX_DISORDER | 35d | replay's and reconcile's grace (``--max-disorder``) |
+| BOTBILL_MAX_DISORDER | (unbounded) | replay's and reconcile's grace (``--max-disorder``) |
 | BOTBILL_IDLE_INPUT | 30s | an input silent this long stops holding event time back |
 | BOTBILL_MAX_CLOCK_SKEW | 5m | how far ahead of the wall clock occurred_at may move event time |
 | BOTBILL_ALERT_DEDUP_RETENTION | 7d | how long (event time) alert ids are remembered |
