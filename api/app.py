@@ -42,7 +42,7 @@ from . import models as m
 from ._auth import hash_token
 from ._events import EventLog
 from .documents import invoice_csv, invoice_json, invoice_pdf
-from .exceptions import ApiError, EventsUnavailable
+from .exceptions import ApiError, EventsUnavailable, RequestRefused
 from .page import BILLING_PAGE
 
 __all__ = ["create_app"]
@@ -61,18 +61,9 @@ IdempotencyKey = Annotated[str | None, Header(
 BotId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-class _Refused(Exception):
-    """A business rule refused the request: a 422 naming the field (in the body, or the
-    query string)."""
-
-    def __init__(self, refusal: rules.Refusal, where: str = "body") -> None:
-        self.refusal = refusal
-        self.where = where
-
-
 def _refuse(refusal: rules.Refusal | None, where: str = "body") -> None:
     if refusal is not None:
-        raise _Refused(refusal, where)
+        raise RequestRefused(refusal.field, refusal.reason, where)
 
 
 def _unprocessable(field: str, reason: str, where: str = "body") -> JSONResponse:
@@ -110,9 +101,9 @@ def create_app(*, clickhouse_url: str | None, events: EventLog,
                   description="Billing for bot admins (Plan & Usage, Orders & Invoices), "
                   "usage, sessions export, operator actions. Money in integer cents.")
 
-    @app.exception_handler(_Refused)
-    async def refused(_: Request, error: _Refused) -> JSONResponse:
-        return _unprocessable(error.refusal.field, error.refusal.reason, error.where)
+    @app.exception_handler(RequestRefused)
+    async def refused(_: Request, error: RequestRefused) -> JSONResponse:
+        return _unprocessable(error.field, error.reason, error.where)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -518,16 +509,15 @@ def _instant(text: str, field: str) -> int:
             text += "T00:00:00Z"
         return parse_rfc3339_ms(text)
     except (BotbillError, ValueError):
-        raise _Refused(rules.Refusal(field, f"{text!r} is not an RFC 3339 UTC time "
-                                     "(e.g. 2026-11-01T00:00:00Z) or a day"), "query") from None
+        raise RequestRefused(field, f"{text!r} is not an RFC 3339 UTC time "
+                             "(e.g. 2026-11-01T00:00:00Z) or a day", "query") from None
 
 
 def _day(text: str, field: str) -> int:
     try:
         return parse_rfc3339_ms(text + "T00:00:00Z")
     except (BotbillError, ValueError):
-        raise _Refused(rules.Refusal(field, f"{text!r} is not a day YYYY-MM-DD"),
-                       "query") from None
+        raise RequestRefused(field, f"{text!r} is not a day YYYY-MM-DD", "query") from None
 
 
 _CSV_FIELDS = ("kind", "account_id", "bot_id", "conversation_id", "channel", "user_id",

@@ -1,21 +1,27 @@
 """R1-R8 over an event stream in one pass, with memory bounded by event time.
 
-This is what ``botbill replay`` runs. Each conversation's events are buffered until event
-time (the latest ``occurred_at`` seen) passes ``last + T + max_disorder``; then the
-conversation is billed with :func:`visits.bill_conversation` and forgotten, leaving a
-tombstone so that a straggler is refused loudly rather than billed twice. The result is
-exact for any input order whose disorder stays within ``max_disorder``; anything later is
-reported as :class:`LateEvent`, never silently mis-billed.
+This is what ``botbill replay`` runs. Event time is the latest ``occurred_at`` read. Each
+conversation's events are buffered until event time passes its closing time (last event
++ ``T`` + ``max_disorder``: the grace of :mod:`admission`); then the conversation is billed
+with :func:`visits.bill_ordered` and forgotten, leaving a tombstone (the end of what was
+billed) until :func:`admission.forget_time`.
+
+Whatever the input order, every event is either taken by the rules or refused with
+:class:`LateEvent` (the stream's lateness rule, :func:`admission.late_reason`, with grace
+``max_disorder``), so that the rows are always the rules applied to exactly the events not
+refused: what a conversation bills after a close is separated from what it billed before
+by more than ``T``, so no visit is ever split or billed twice. With disorder below
+``max_disorder`` nothing is refused.
 
 Bookkeeping is a few dictionary operations per event; heap operations are per conversation:
 
 * a conversation has one entry in the deadline heap, for a deadline that may be stale
   (too early); when it comes up, the conversation is billed if its real deadline has
   passed, else rescheduled at its real deadline;
-* an event id maps to the event time at which it is forgotten, and is a duplicate only
-  while that time has not passed, so it is forgotten exactly on time; the ids themselves
-  leave memory a little later, swept in buckets of event time (a conversation's all at
-  once, after the horizon of its last event).
+* R1 is global: an event id (an alert's too) stays in memory until event time passes
+  ``occurred_at + 2 (T + max_disorder)``, and as long as its conversation is open; ids
+  leave memory in buckets of event time (a conversation's all at once, after the horizon
+  of its last event). By then a copy with the same time is refused as late.
 """
 
 from __future__ import annotations
@@ -24,16 +30,16 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .admission import admit, alert_late_reason, closing_time, forget_time, late_reason
 from .events import AlertDelivered, ConversationEvent, ConversationKey, Event
 from .exceptions import LateEvent
-from .sessions import AlertSession, UsageSession, row_sort_key
-from .settings import TimeoutPolicy
-from .timeutil import MINUTE_MS, format_ms
+from .sessions import AlertSession, UsageSession, alert_session, row_sort_key
+from .settings import DEFAULT_MAX_DISORDER_MS, TimeoutPolicy
+from .timeutil import MINUTE_MS
 from .visits import bill_ordered, in_sort_key_order
 
 __all__ = ["DEFAULT_MAX_DISORDER_MS", "BatchBiller", "BatchCounters", "Billed"]
 
-DEFAULT_MAX_DISORDER_MS = 35 * 24 * 3600 * 1000  # one billing month and some margin
 Billed = UsageSession | AlertSession
 _CONVERSATION, _TOMBSTONE = 0, 1  # kinds of deadline
 _SWEEPS_PER_HORIZON = 16  # id buckets per id horizon (a bucket: 1/16 of it, >= 1 minute)
@@ -55,7 +61,6 @@ class _Conversation:
     events: dict[str, ConversationEvent] = field(default_factory=dict)
     last_at: int = 0
     scheduled: int = 0  # the deadline of its entry in the heap: never after the real one
-    closed_end: int | None = None  # the key's tombstone, while it lasts (see _closed_end)
 
 
 class BatchBiller:
@@ -91,19 +96,20 @@ class BatchBiller:
         return None if self._event_time == _NEVER_STARTED else int(self._event_time)
 
     def add(self, event: Event) -> list[Billed]:
-        """Take one event; return the sessions that became final. Raises :class:`LateEvent`."""
+        """Take one event; return the sessions that became final. Raises :class:`LateEvent`
+        (and then changes nothing but the ``events`` counter)."""
         counters = self.counters
         counters.events += 1
-        if event.is_test:
-            counters.test_events += 1
+        seen_ids = self._seen_ids
+        admission = admit(event, seen_ids)
+        if admission != "new":
+            if admission == "test":
+                counters.test_events += 1
+            else:
+                counters.duplicates += 1
             return []
         event_id = event.event_id
         watermark = self._event_time
-        seen_ids = self._seen_ids
-        forget_at = seen_ids.get(event_id)
-        if forget_at is not None and forget_at >= watermark:
-            counters.duplicates += 1
-            return []
         at = event.occurred_at
         if isinstance(event, AlertDelivered):
             billed: list[Billed] = self._add_alert(event)
@@ -112,23 +118,21 @@ class BatchBiller:
             timeout = self._per_bot.get(event.bot_id, self._default_timeout) \
                 if self._per_bot else self._default_timeout
             key = (event.account_id, event.bot_id, event.conversation_id)
+            # Only an event behind event time by more than T + max_disorder, or one for a
+            # key with a tombstone, can be late (see admission.late_reason, which decides).
+            if at + timeout + self.max_disorder_ms < watermark or key in self._closed_end:
+                self._check_late(event, key, timeout)
             conversation = self._open.get(key)
-            if conversation is None or conversation.closed_end is not None:
-                conversation = self._check_and_open(event, key, timeout, conversation)
-            events = conversation.events
-            if event_id in events:  # forgotten globally, but its conversation is still open
-                counters.duplicates += 1
-                return []
-            events[event_id] = event
+            if conversation is None:
+                conversation = self._open[key] = _Conversation(last_at=at)
+                self._schedule(conversation, key, closing_time(at, timeout,
+                                                               self.max_disorder_ms))
+            conversation.events[event_id] = event
             if at > conversation.last_at:
                 conversation.last_at = at  # its heap entry stays: it is rescheduled when due
-            elif at < conversation.last_at and len(events) == 1:
-                conversation.last_at = at  # its only event, redelivered earlier: due earlier
-                self._schedule(conversation, key, at + timeout + self.max_disorder_ms)
             # Remember the id well past the event's own horizon, so that a redelivery
             # stamped with another time is still recognised; an older copy is refused as
-            # too old. (An event already that far behind is remembered until event time
-            # moves on.) The ids leave memory with their conversation's: see _close.
+            # late. The ids leave memory with their conversation's: see _close.
             forget_at = at + 2 * (timeout + self.max_disorder_ms)
             seen_ids[event_id] = forget_at if forget_at >= watermark else int(watermark)
         if at > watermark:
@@ -137,41 +141,29 @@ class BatchBiller:
                 billed.extend(self._expire())
         return billed
 
-    def _too_old(self, event: Event, horizon: int) -> None:
-        if event.occurred_at + horizon < self._event_time:
-            raise LateEvent(
-                f"occurred at {format_ms(event.occurred_at)}, more than the allowed disorder "
-                f"behind {format_ms(int(self._event_time))}; raise --max-disorder or sort the "
-                "input",
-                event.event_id)
+    def _check_late(self, event: ConversationEvent, key: ConversationKey, timeout: int) -> None:
+        closed = self._closed_end.get(key)
+        reason = late_reason(event.occurred_at, watermark=self._event_time, timeout_ms=timeout,
+                             grace_ms=self.max_disorder_ms,
+                             closed_end=None if closed is None else closed[0])
+        if reason is not None:
+            raise LateEvent(reason, event.event_id)
 
     def _add_alert(self, event: AlertDelivered) -> list[Billed]:
-        self._too_old(event, self.max_disorder_ms)
+        """R8. An alert's id is remembered as long as a conversation event's, and it is late
+        on the same horizon (``T + max_disorder``), so a redelivery is recognised as surely."""
+        horizon = self._per_bot.get(event.bot_id, self._default_timeout) + self.max_disorder_ms
+        reason = alert_late_reason(event.occurred_at, watermark=self._event_time,
+                                   window_ms=horizon)
+        if reason is not None:
+            raise LateEvent(reason, event.event_id)
         self.counters.alert_sessions += 1
-        forget_at = event.occurred_at + 2 * self.max_disorder_ms
+        forget_at = event.occurred_at + 2 * horizon
         if forget_at < self._event_time:
             forget_at = int(self._event_time)
         self._seen_ids[event.event_id] = forget_at
         self._sweep_later((event.event_id,), forget_at)
-        return [AlertSession(event.account_id, event.bot_id, event.event_id, event.occurred_at)]
-
-    def _check_and_open(self, event: ConversationEvent, key: ConversationKey, timeout: int,
-                        conversation: _Conversation | None) -> _Conversation:
-        """The checks of an event for a new conversation, or for an open one whose key still
-        has a tombstone; opens the conversation. Raises :class:`LateEvent`."""
-        at = event.occurred_at
-        closed = self._closed_end.get(key)
-        if closed is not None and at <= closed[0] + timeout:
-            raise LateEvent(
-                f"occurred at {format_ms(at)}, within the inactivity timeout of "
-                f"a visit that ended at {format_ms(closed[0])} and was already billed; "
-                "raise --max-disorder or sort the input", event.event_id)
-        if conversation is None:
-            self._too_old(event, timeout + self.max_disorder_ms)
-            conversation = self._open[key] = _Conversation(last_at=at)
-            conversation.closed_end = None if closed is None else closed[0]
-            self._schedule(conversation, key, at + timeout + self.max_disorder_ms)
-        return conversation
+        return [alert_session(event)]
 
     def _schedule(self, conversation: _Conversation, key: ConversationKey, when: int) -> None:
         conversation.scheduled = when
@@ -200,7 +192,8 @@ class BatchBiller:
                 conversation = self._open.get(key)
                 if conversation is None or conversation.scheduled != when:
                     continue  # an entry left behind by a reschedule
-                due = conversation.last_at + self._timeout(key) + self.max_disorder_ms
+                due = closing_time(conversation.last_at, self._timeout(key),
+                                   self.max_disorder_ms)
                 if due < watermark:
                     billed.extend(self._close(key, conversation))
                 else:
@@ -209,9 +202,6 @@ class BatchBiller:
                 closed = self._closed_end.get(key)
                 if closed is not None and closed[1] == when:
                     del self._closed_end[key]
-                    conversation = self._open.get(key)
-                    if conversation is not None:
-                        conversation.closed_end = None
         if self._next_sweep <= watermark:
             self._sweep_ids(watermark)
         self._next_due = min(deadlines[0][0] if deadlines else _NEVER, self._next_sweep - 1)
@@ -219,7 +209,8 @@ class BatchBiller:
         return billed
 
     def _sweep_ids(self, watermark: float) -> None:
-        """Drop from memory the ids of the buckets that event time has passed."""
+        """Drop from memory the ids of the buckets that event time has passed (an id is
+        only ever in a bucket once its conversation is closed, or for an alert)."""
         buckets, heap, seen, width = self._id_buckets, self._bucket_heap, self._seen_ids, \
             self._bucket_ms
         while heap and (heap[0] + 1) * width <= watermark:
@@ -236,7 +227,7 @@ class BatchBiller:
         timeout = self._timeout(key)
         del self._open[key]
         last_at = conversation.last_at
-        forget_at = last_at + 2 * timeout + self.max_disorder_ms
+        forget_at = forget_time(last_at, timeout, self.max_disorder_ms)
         self._closed_end[key] = (last_at, forget_at)
         heapq.heappush(self._deadlines, (forget_at, _TOMBSTONE, key))
         # each id is forgotten by at + 2 (T + max_disorder) <= this, see add

@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import Any, Literal, cast
 
 from .exceptions import InvalidEvent
-from .timeutil import parse_rfc3339_ms
+from .timeutil import MAX_EVENT_MS, MIN_EVENT_MS, format_ms, in_event_range, parse_rfc3339_ms
 
 __all__ = [
     "EVENT_TYPES",
@@ -231,12 +231,13 @@ def _texts_ok(values: tuple[Any, ...]) -> bool:
 def _fast_time(value: Any) -> int | None:
     """``occurred_at`` of a well-formed record, or ``None`` (then the checked path decides)."""
     if type(value) is int:
-        return value
+        return value if in_event_range(value) else None
     if type(value) is str:
         try:
-            return parse_rfc3339_ms(value)
+            at = parse_rfc3339_ms(value)
         except ValueError:
             return None
+        return at if in_event_range(at) else None
     return None
 
 
@@ -332,12 +333,19 @@ def _checked_event(record: Mapping[str, Any], kind: Any) -> Event:
 def _occurred_at(value: Any, name: str) -> int:
     if isinstance(value, str):
         try:
-            return parse_rfc3339_ms(value)
+            at = parse_rfc3339_ms(value)
         except ValueError as error:
             raise InvalidEvent(f"field 'occurred_at': {error}", name) from None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise InvalidEvent(f"field 'occurred_at' must be an RFC 3339 time, got {value!r}", name)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        at = value
+    else:
+        raise InvalidEvent(f"field 'occurred_at' must be an RFC 3339 time, got {value!r}",
+                           name)
+    if not in_event_range(at):
+        raise InvalidEvent(
+            f"field 'occurred_at' must be between {format_ms(MIN_EVENT_MS)} and "
+            f"{format_ms(MAX_EVENT_MS)} (years 2000 to 2200), got {value!r}", name)
+    return at
 
 
 def event_to_mapping(event: Event) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 BotbillError                      root: catch this to catch anything botbill raises on purpose
  +-- InvalidEvent                 an input record breaks the contract (names record and reason)
  +-- LateEvent                    an event arrived for a visit that is already closed
+ +-- InvalidSetting               a configuration value outside what the rules allow
  +-- MovementOutOfOrder           a money movement older than what a bot's book already applied
  +-- InvalidCatalog               a plan catalog (MONEY_RULES §2) that cannot be used
 
@@ -12,7 +13,7 @@ Other packages define their own subclasses in their ``exceptions.py`` (``schemas
 
 from __future__ import annotations
 
-__all__ = ["BotbillError", "InvalidCatalog", "InvalidEvent", "LateEvent",
+__all__ = ["BotbillError", "InvalidCatalog", "InvalidEvent", "InvalidSetting", "LateEvent",
            "MovementOutOfOrder"]
 
 
@@ -57,3 +58,7 @@ class InvalidCatalog(BotbillError):
 class MovementOutOfOrder(BotbillError):
     """A bot's book takes movements in time order (MONEY_RULES M1); an older one must be
     applied by rebuilding the book from its movements (``money.run_books``)."""
+
+
+class InvalidSetting(BotbillError):
+    """A configuration value is outside what the rules allow (names the setting)."""

@@ -5,13 +5,13 @@ R3-R7 over the conversation's open visits (with :mod:`visits`, the batch code) a
 the difference to what was emitted before: sessions opened or updated, sessions voided, all
 stamped with a revision that only grows.
 
-Closing and lateness, with event time ``W`` (the stream's watermark):
+Closing and lateness, with event time ``W`` (the stream's watermark), are the rules of
+:mod:`admission`, which ``replay`` applies too:
 
 * a visit closes once ``W > end + T + grace``; its events leave the state, its sessions
   are final;
 * an event is late when it would join or precede a closed visit (``t <= closed_end + T``),
-  or when the visit it would form is itself already past closing; it is refused, never
-  applied;
+  or when ``W > t + T + grace``; it is refused, never applied;
 * a state with no open visit is dropped once ``W > closed_end + 2T + grace``: any event
   that could still touch a closed visit is then old enough to be refused as late without it.
 """
@@ -23,12 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from .admission import admit, closing_time, forget_time, late_reason
 from .events import ConversationEvent, ConversationKey, event_from_mapping, event_to_mapping
 from .sessions import SessionChange, UsageSession
-from .timeutil import format_ms
 from .visits import Visit, bill_visit, sort_key, split_visits
 
 __all__ = [
+    "NO_WATERMARK",
     "ConversationState",
     "Outcome",
     "Step",
@@ -77,7 +78,7 @@ def _close(
     if not state.events:
         return state
     visits = _open_visits(state.events, timeout_ms)
-    closing = [v for v in visits if watermark > v.end + timeout_ms + grace_ms]
+    closing = [v for v in visits if watermark > closing_time(v.end, timeout_ms, grace_ms)]
     if not closing:
         return state
     closed_end = closing[-1].end
@@ -101,7 +102,7 @@ def advance(
     """Close what event time has passed; ``None`` when the whole state may be forgotten."""
     state = _close(state, watermark, timeout_ms, grace_ms)
     if (not state.events and state.closed_end is not None
-            and watermark > state.closed_end + 2 * timeout_ms + grace_ms):
+            and watermark > forget_time(state.closed_end, timeout_ms, grace_ms)):
         return None
     return state
 
@@ -117,24 +118,19 @@ def apply_event(
     """R1-R7 for one more event of ``state``'s conversation (``None``: a new one)."""
     if state is None:
         state = ConversationState(key=event.key)
-    if event.is_test:
+    admission = admit(event, state.seen_ids)
+    if admission == "test":
         return Step(state, "test")
-    if event.event_id in state.seen_ids:
+    if admission == "duplicate":
         return Step(state, "duplicate", snapshot(state))
     state = _close(state, watermark, timeout_ms, grace_ms)
-    at = event.occurred_at
-    if state.closed_end is not None and at <= state.closed_end + timeout_ms:
-        return Step(state, "late", reason=(
-            f"occurred at {format_ms(at)}, within the inactivity timeout of a visit that "
-            f"ended at {format_ms(state.closed_end)} and is already closed"))
+    reason = late_reason(event.occurred_at, watermark=watermark, timeout_ms=timeout_ms,
+                         grace_ms=grace_ms, closed_end=state.closed_end)
+    if reason is not None:
+        return Step(state, "late", reason=reason)
     events = list(state.events)
     insort(events, event, key=sort_key)
     visits = _open_visits(tuple(events), timeout_ms)
-    own = next(v for v in visits if v.start <= at <= v.end)
-    if watermark > own.end + timeout_ms + grace_ms:
-        return Step(state, "late", reason=(
-            f"occurred at {format_ms(at)}; its visit would end at {format_ms(own.end)}, and "
-            f"event time {format_ms(watermark)} has passed its closing time"))
     revision = state.revision + 1
     now: dict[tuple[str, str, str, int, int], UsageSession] = {}
     for visit in visits:

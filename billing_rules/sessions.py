@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .events import AlertDelivered
 from .timeutil import format_ms
 
-__all__ = ["AlertSession", "SessionChange", "UsageSession", "row_sort_key", "to_row"]
+__all__ = ["AlertSession", "SessionChange", "UsageSession", "alert_session", "row_sort_key",
+           "to_row"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,12 @@ class AlertSession:
     bot_id: str
     event_id: str
     delivered_at: int
+
+
+def alert_session(event: AlertDelivered) -> AlertSession:
+    """R8: every delivered alert that R1 and R2 let through is one alert session, at its
+    ``occurred_at``."""
+    return AlertSession(event.account_id, event.bot_id, event.event_id, event.occurred_at)
 
 
 @dataclass(frozen=True, slots=True)

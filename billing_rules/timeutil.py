@@ -12,11 +12,26 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["MINUTE_MS", "SESSION_MS", "format_ms", "parse_duration_ms", "parse_rfc3339_ms"]
+__all__ = [
+    "DAY_MS",
+    "MAX_EVENT_MS",
+    "MINUTE_MS",
+    "MIN_EVENT_MS",
+    "SESSION_MS",
+    "format_ms",
+    "in_event_range",
+    "parse_duration_ms",
+    "parse_rfc3339_ms",
+]
 
 MINUTE_MS = 60_000
 SESSION_MS = 15 * MINUTE_MS
 DAY_MS = 24 * 60 * MINUTE_MS
+# The instants an input event may carry: years 2000 to 2200, UTC. Anything outside is a
+# producer's bug (a zero, seconds for milliseconds, a sign flipped), refused as invalid
+# rather than billed in year -3000 or overflowing the calendar further down.
+MIN_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00.000Z
+MAX_EVENT_MS = 7_289_654_399_999  # 2200-12-31T23:59:59.999Z
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _CACHE_SIZE = 4096  # entries per cache; a full cache is emptied and refilled
@@ -87,6 +102,12 @@ def _parse_slow(text: str) -> int:
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp has no UTC offset: {text!r}")
     return (parsed - _EPOCH) // _MS
+
+
+def in_event_range(epoch_ms: int) -> bool:
+    """Whether an event may carry this ``occurred_at`` (:data:`MIN_EVENT_MS` ..
+    :data:`MAX_EVENT_MS`)."""
+    return MIN_EVENT_MS <= epoch_ms <= MAX_EVENT_MS
 
 
 def format_ms(epoch_ms: int) -> str:

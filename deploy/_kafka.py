@@ -213,7 +213,9 @@ class Kafka:
     def _cluster_id(self) -> str:
         if self.cluster_id_file.exists():
             return self.cluster_id_file.read_text().strip()
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # as Kafka's own Uuid.randomUuid: never an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         self.cluster_id_file.write_text(cluster_id + "\n")
         return cluster_id
 
@@ -231,8 +233,7 @@ class Kafka:
                 "kafka.tools.StorageTool",
                 "format",
                 "--ignore-formatted",
-                "-t",
-                self._cluster_id(),
+                f"--cluster-id={self._cluster_id()}",  # one argument even if it starts with "-"
                 "-c",
                 str(self.server_properties),
             ],

@@ -5,6 +5,8 @@ Writers hand a :class:`SinkBatch` to a :class:`SessionStore` (:class:`ClickHouse
 Kafka offsets only after it returned. See ``sinks/README.md``.
 """
 
+from __future__ import annotations
+
 from .clickhouse import ClickHouseStore
 from .connection import connect
 from .exceptions import MigrationError, SinkError, SinkUnavailable

@@ -21,6 +21,7 @@ from botbill.billing_rules.events import (
     event_to_mapping,
 )
 from botbill.billing_rules.exceptions import InvalidEvent
+from botbill.billing_rules.periods import billing_day
 from botbill.billing_rules.sessions import UsageSession
 from botbill.billing_rules.timeutil import format_ms
 
@@ -41,7 +42,7 @@ _KAFKA = ("kafka_topic", "kafka_partition", "kafka_offset")
 EVENT_COLUMNS = ("event_type", *_ALL_EVENT_FIELDS)  # what raw_events() reads back
 RAW_EVENT_COLUMNS = (*EVENT_COLUMNS, *_KAFKA, "ingested_at")
 USAGE_COLUMNS = tuple(f.name for f in fields(UsageSession))
-_ALERT_COLUMNS = ("account_id", "bot_id", "event_id", "delivered_at")
+_ALERT_COLUMNS = ("account_id", "bot_id", "event_id", "delivered_at", "billing_day")
 _LATE_COLUMNS = ("event_type", "event_id", "account_id", "bot_id", "conversation_id",
                  "occurred_at", "reason", "watermark", "payload", *_KAFKA)
 _DEAD_COLUMNS = (*_KAFKA, "key", "value", "error", "failed_at")
@@ -74,8 +75,9 @@ def batch_inserts(batch: SinkBatch, *, ingested_at: int) -> list[Insert]:
         if change.revision < 0:
             raise SinkError(f"usage session {change.session.identity}: negative revision")
         usage.append((*(getattr(change.session, f) for f in USAGE_COLUMNS),
-                      change.revision, int(change.voided)))
-    alerts = [(a.account_id, a.bot_id, a.event_id, a.delivered_at) for a in batch.alert_sessions]
+                      change.revision, int(change.voided), billing_day(change.session)))
+    alerts = [(a.account_id, a.bot_id, a.event_id, a.delivered_at, billing_day(a))
+              for a in batch.alert_sessions]
     late = []
     for record in batch.late_events:
         event = _event(record.event)
@@ -88,7 +90,7 @@ def batch_inserts(batch: SinkBatch, *, ingested_at: int) -> list[Insert]:
     accounts = [(*account_event_row(a.record), a.topic, a.partition, a.offset, ingested_at)
                 for a in batch.account_events]
     tables = (("raw_events", RAW_EVENT_COLUMNS, raw),
-              ("usage_sessions", (*USAGE_COLUMNS, "revision", "voided"), usage),
+              ("usage_sessions", (*USAGE_COLUMNS, "revision", "voided", "billing_day"), usage),
               ("alert_sessions", _ALERT_COLUMNS, alerts),
               ("late_events", _LATE_COLUMNS, late),
               ("dead_letters", _DEAD_COLUMNS, dead),

@@ -1,7 +1,9 @@
 """Versioned schema: ``sinks/migrations/NNNN_name.sql``, applied once each, in order.
 
-One statement per file, every one ``IF NOT EXISTS``: a crash between a statement and its
-bookkeeping row only means the statement runs again, harmlessly. ``schema_migrations``
+One statement per file, every one safe to run twice (``IF NOT EXISTS``, ``IF EXISTS``, a
+``MODIFY COLUMN``), so a crash between a statement and its bookkeeping row only means the
+statement runs again, harmlessly. ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``: an
+``ADD COLUMN`` that finds its column already there counts as applied. ``schema_migrations``
 records what was applied; two processes migrating at once both succeed (its
 ReplacingMergeTree folds the duplicate rows).
 """
@@ -82,12 +84,21 @@ def migrate(client: Client) -> list[str]:
         except SinkUnavailable as error:
             if error.code is None:
                 raise
-            raise MigrationError(f"migration {label} failed: {error}") from error
+            if not _column_already_added(migration.sql, str(error)):
+                raise MigrationError(f"migration {label} failed: {error}") from error
         with translated("schema_migrations"):
             client.execute("INSERT INTO schema_migrations (version, name) VALUES",
                            [(migration.version, migration.name)])
         done.append(migration.version)
     return done
+
+
+_ADD_COLUMN = re.compile(r"\bALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\b", re.IGNORECASE)
+
+
+def _column_already_added(sql: str, error: str) -> bool:
+    """An ``ADD COLUMN`` run again after a crash: the column is there already."""
+    return bool(_ADD_COLUMN.search(_without_comments(sql))) and "already exists" in error
 
 
 def _without_comments(sql: str) -> str:

@@ -60,12 +60,12 @@ def billed_sessions(client: Client, *, account: str | None = None, bot: str | No
                     ) -> Iterator[UsageSession | AlertSession]:
     """What is billed now: latest revision of every usage session, voided ones left out, and
     the alert sessions, in ``row_sort_key`` order. ``day_from``/``day_to`` (inclusive) select
-    on the UTC billing day: a usage session's ``billing_session_start``, an alert's delivery.
+    on the billing day the rules gave each session (``billing_rules.periods``).
     """
     params: dict[str, Any] = {"account": account, "bot": bot,
                               "day_from": day_from, "day_to": day_to}
     sql = _BILLED.format(usage=_filters(params, "billing_day"),
-                         alerts=_filters(params, "delivered_day"))
+                         alerts=_filters(params, "billing_day"))
     usage_width = len(USAGE_COLUMNS)
     with translated("usage_sessions, alert_sessions"):
         for row in client.execute_iter(sql, params, settings=_BLOCK):

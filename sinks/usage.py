@@ -1,11 +1,13 @@
 """Billed sessions counted per bucket (hour, day, month) for the admin API's usage summary and
 the Manage view's "this month so far": deduplicated with ``FINAL``, voided sessions left out,
 a usage session counted where its ``billing_session_start`` falls (R7), an alert at delivery.
-Buckets are computed from epoch milliseconds (portable to 18.16); months with ``toYYYYMM``.
+Days and months come from the ``billing_day`` the sink stored from the rules
+(``billing_rules.periods``), never re-derived here; hours from the instant itself.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from ._driver import translated
@@ -13,7 +15,9 @@ from ._driver import translated
 __all__ = ["usage_buckets"]
 
 Client = Any
-_STEP_MS = {"hour": 3_600_000, "day": 86_400_000}
+_HOUR_MS = 3_600_000
+_DAY_MS = 86_400_000
+_EPOCH = date(1970, 1, 1)
 
 
 def usage_buckets(client: Client, *, account: str, unit: Literal["usage", "alert"],
@@ -24,10 +28,11 @@ def usage_buckets(client: Client, *, account: str, unit: Literal["usage", "alert
     table, column, extra = (("usage_sessions", "billing_session_start", " AND voided = 0")
                             if unit == "usage" else ("alert_sessions", "delivered_at", ""))
     if group == "month":
-        bucket = f"toYYYYMM(toDateTime(intDiv({column}, 1000), 'UTC'))"
+        bucket = "toStartOfMonth(billing_day)"
+    elif group == "day":
+        bucket = "billing_day"
     else:
-        step = _STEP_MS[group]
-        bucket = f"intDiv({column}, {step}) * {step}"
+        bucket = f"intDiv({column}, {_HOUR_MS}) * {_HOUR_MS}"
     params: dict[str, Any] = {"account": account, "start": start_ms, "end": end_ms}
     bot_filter = ""
     if bot is not None:
@@ -40,5 +45,7 @@ def usage_buckets(client: Client, *, account: str, unit: Literal["usage", "alert
     with translated(table):
         rows = client.execute(sql, params)
     if group == "month":
-        return [(f"{int(b) // 100:04d}-{int(b) % 100:02d}", int(n)) for b, n in rows]
+        return [(f"{b.year:04d}-{b.month:02d}", int(n)) for b, n in rows]
+    if group == "day":
+        return [((b - _EPOCH).days * _DAY_MS, int(n)) for b, n in rows]
     return [(int(b), int(n)) for b, n in rows]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from botbill.billing_rules.batch import BatchBiller
 from botbill.billing_rules.sessions import AlertSession, UsageSession
+from botbill.billing_rules.settings import BillingSettings
 
 __all__ = ["main"]
 
@@ -39,10 +40,11 @@ def _totals(sessions: list[UsageSession | AlertSession]) -> Totals:
     return totals
 
 
-def _replay(path: Path) -> list[UsageSession | AlertSession]:
+def _replay(path: Path, settings: BillingSettings) -> list[UsageSession | AlertSession]:
+    """``replay`` with the settings the worker bills with (the same environment)."""
     from .replay import replay
 
-    return list(replay([str(path)], BatchBiller()))
+    return list(replay([str(path)], BatchBiller(settings.policy, settings.max_disorder_ms)))
 
 
 def _clickhouse(url: str, prefix: str) -> list[UsageSession | AlertSession]:
@@ -158,7 +160,7 @@ def main(argv: list[str]) -> int:
                             "--rate", str(args.rate), "--duration", str(args.duration),
                             "--speedup", str(args.speedup), "--account-prefix", run,
                             "--save", str(events)], check=True)
-            replayed = _replay(events)
+            replayed = _replay(events, BillingSettings.from_env(os.environ))
         expected = _totals(replayed)
         _say("waiting for the worker to write everything to ClickHouse")
         written = _wait_until_written(settings.clickhouse_url, run, expected, 600, worker,

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from botbill.billing_rules.admission import admit, alert_late_reason, closing_time, forget_time
 from botbill.billing_rules.events import (
     AgentHandoff,
     AlertDelivered,
@@ -25,17 +26,19 @@ from botbill.billing_rules.incremental import (
     apply_event,
     state_from_dict,
 )
-from botbill.billing_rules.sessions import SessionChange
+from botbill.billing_rules.sessions import SessionChange, alert_session
 from botbill.schemas import SchemaError, event_schema_name
 from botbill.schemas.codec import AvroCodec
 
 from . import topic_names as topics
+from .exceptions import InvalidMessage
 from .metrics import Metrics
 from .settings import WorkerSettings
 
 __all__ = [
     "AlertHandler",
     "ConversationHandler",
+    "InvalidMessage",
     "Outgoing",
     "dead_letter",
     "decode_input",
@@ -48,10 +51,6 @@ _EXPECTED_TYPE = {
     topics.AGENT_HANDOFFS: "agent_handoff",
     topics.ALERTS_DELIVERED: "alert_delivered",
 }
-
-
-class InvalidMessage(BotbillError):
-    """A message on an input topic that cannot be decoded or validated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +161,9 @@ class ConversationHandler:
         assert current is not None
         timeout = self.settings.policy.timeout_ms(bot_id)
         if current.events:
-            return current.events[-1].occurred_at + timeout + self.settings.grace_ms
+            return closing_time(current.events[-1].occurred_at, timeout, self.settings.grace_ms)
         closed_end = current.closed_end if current.closed_end is not None else 0
-        return closed_end + 2 * timeout + self.settings.grace_ms
+        return forget_time(closed_end, timeout, self.settings.grace_ms)
 
 
 def load_state(data: StoredState | dict[str, Any] | None) -> ConversationState | None:
@@ -187,21 +186,23 @@ class AlertHandler:
 
     def handle(self, event: AlertDelivered, seen: bool,
                watermark: int) -> tuple[bool, list[Outgoing]]:
-        """``(remember this id, what to send)``."""
-        if event.is_test:
+        """``(remember this id, what to send)``; ``seen``: the id is already taken."""
+        admission = admit(event, (event.event_id,) if seen else ())
+        if admission == "test":
             self.metrics.test_events.labels(self.topic).inc()
             return False, []
-        if seen:
+        if admission == "duplicate":
             self.metrics.duplicate_events.labels(self.topic).inc()
             return False, []
-        if event.occurred_at + self.settings.alert_dedup_retention_ms < watermark:
+        reason = alert_late_reason(event.occurred_at, watermark=watermark,
+                                   window_ms=self.settings.alert_dedup_retention_ms)
+        if reason is not None:
             self.metrics.late_events.labels(self.topic).inc()
-            reason = ("older than the alert de-duplication window "
-                      f"({self.settings.alert_dedup_retention_ms // 3_600_000} h of event time)")
             return False, [late_event(self.codec, event, reason, watermark)]
         self.metrics.alert_sessions.inc()
-        record = {"account_id": event.account_id, "bot_id": event.bot_id,
-                  "event_id": event.event_id, "delivered_at": event.occurred_at}
+        session = alert_session(event)
+        record = {"account_id": session.account_id, "bot_id": session.bot_id,
+                  "event_id": session.event_id, "delivered_at": session.delivered_at}
         return True, [Outgoing(topics.ALERT_SESSIONS, event.bot_id.encode(),
                                self.codec.encode("AlertSession", record,
                                                  topic=topics.ALERT_SESSIONS),

@@ -20,9 +20,10 @@ import orjson
 from botbill.billing_rules.batch import BatchBiller
 from botbill.billing_rules.events import event_from_mapping
 from botbill.billing_rules.exceptions import BotbillError
+from botbill.billing_rules.periods import billing_day
 from botbill.billing_rules.reconcile import compare, corrections
 from botbill.billing_rules.sessions import AlertSession, UsageSession, to_row
-from botbill.billing_rules.settings import TimeoutPolicy
+from botbill.billing_rules.settings import BillingSettings
 from botbill.billing_rules.timeutil import parse_duration_ms
 
 __all__ = ["main", "reconcile"]
@@ -34,30 +35,25 @@ def _day_ms(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
 
 
-def _billing_day_ms(session: Billed) -> int:
-    at = session.delivered_at if isinstance(session, AlertSession) \
-        else session.billing_session_start
-    return at
-
-
-def expected_sessions(client: object, policy: TimeoutPolicy, day_from: date, day_to: date,
+def expected_sessions(client: object, settings: BillingSettings, day_from: date, day_to: date,
                       margin_ms: int, account: str | None, bot: str | None) -> list[Billed]:
-    """What the rules bill, from the archived events around the period."""
+    """What the rules bill, from the archived events around the period (they come back in
+    time order, so nothing is late)."""
     from botbill.sinks.queries import raw_events
 
     start, end = _day_ms(day_from), _day_ms(day_to + timedelta(days=1))
-    biller = BatchBiller(policy, max_disorder_ms=60_000)  # the archive comes back in order
+    biller = BatchBiller(settings.policy, settings.max_disorder_ms)
     billed: list[Billed] = []
     for record in raw_events(client, start_ms=start - margin_ms,  # type: ignore[arg-type]
                              end_ms=end + margin_ms):
         billed.extend(biller.add(event_from_mapping(record)))
     billed.extend(biller.finish())
-    return [s for s in billed if start <= _billing_day_ms(s) < end
+    return [s for s in billed if day_from <= billing_day(s) <= day_to
             and (account is None or s.account_id == account)
             and (bot is None or s.bot_id == bot)]
 
 
-def reconcile(url: str, day_from: date, day_to: date, *, policy: TimeoutPolicy,
+def reconcile(url: str, day_from: date, day_to: date, *, settings: BillingSettings,
               margin_ms: int, account: str | None = None, bot: str | None = None,
               repair: bool = False, out: IO[bytes] = sys.stdout.buffer) -> int:
     """Returns the number of differences found (before any repair)."""
@@ -68,7 +64,7 @@ def reconcile(url: str, day_from: date, day_to: date, *, policy: TimeoutPolicy,
 
     client = connect(url)
     try:
-        expected = expected_sessions(client, policy, day_from, day_to, margin_ms, account, bot)
+        expected = expected_sessions(client, settings, day_from, day_to, margin_ms, account, bot)
         actual = list(billed_sessions(client, account=account, bot=bot,
                                       day_from=day_from, day_to=day_to))
         difference = compare(expected, actual)
@@ -94,18 +90,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--account")
     parser.add_argument("--bot")
     parser.add_argument("--repair", action="store_true", help="write the corrections")
-    parser.add_argument("--timeout", default=os.environ.get("BOTBILL_TIMEOUT", "15m"))
-    parser.add_argument("--bot-timeout", action="append", default=[], metavar="BOT=DURATION")
+    parser.add_argument("--timeout", help="default inactivity timeout T (default: "
+                        "BOTBILL_TIMEOUT, else 15m)")
+    parser.add_argument("--bot-timeout", action="append", default=[], metavar="BOT=DURATION",
+                        help="inactivity timeout for one bot, over BOTBILL_BOT_TIMEOUTS")
     parser.add_argument("--margin", default="2d",
                         help="archived events read before and after the period (default 2d)")
     parser.add_argument("--url", default=os.environ.get("BOTBILL_CLICKHOUSE_URL"))
     args = parser.parse_args(argv)
     try:
-        from .replay import _parse_bot_timeouts
-
-        policy = TimeoutPolicy(parse_duration_ms(args.timeout),
-                               _parse_bot_timeouts(args.bot_timeout))
-        found = reconcile(args.url, args.day_from, args.day_to, policy=policy,
+        settings = BillingSettings.from_env(os.environ, timeout=args.timeout,
+                                            bot_timeouts=args.bot_timeout)
+        found = reconcile(args.url, args.day_from, args.day_to, settings=settings,
                           margin_ms=parse_duration_ms(args.margin), account=args.account,
                           bot=args.bot, repair=args.repair)
     except (BotbillError, ValueError) as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from bisect import bisect_right
 from collections import Counter
@@ -21,7 +22,7 @@ from typing import IO, Annotated, Any, Literal
 import orjson
 
 from botbill.billing_rules.account_events import ACCOUNT_EVENT_TYPES
-from botbill.billing_rules.batch import DEFAULT_MAX_DISORDER_MS, BatchBiller, Billed
+from botbill.billing_rules.batch import BatchBiller, Billed
 from botbill.billing_rules.events import (
     Event,
     event_from_mapping,
@@ -30,11 +31,19 @@ from botbill.billing_rules.events import (
     unchecked_turn,
 )
 from botbill.billing_rules.exceptions import BotbillError, InvalidEvent, LateEvent
+from botbill.billing_rules.periods import billing_month
 from botbill.billing_rules.sessions import AlertSession, to_row
-from botbill.billing_rules.settings import DEFAULT_TIMEOUT_MS, TimeoutPolicy
-from botbill.billing_rules.timeutil import format_ms, parse_duration_ms, parse_rfc3339_ms
+from botbill.billing_rules.settings import BillingSettings
+from botbill.billing_rules.timeutil import (
+    MAX_EVENT_MS,
+    MIN_EVENT_MS,
+    in_event_range,
+    parse_rfc3339_ms,
+)
 from botbill.jobs import replay_money
 from botbill.jobs.replay_money import AccountRecord
+
+from .exceptions import BadRecord
 
 __all__ = ["BadRecord", "main", "read_events", "replay"]
 
@@ -53,8 +62,9 @@ _AVRO_BLOCK_RECORDS = 1024
 # parsed with the same function). It is made to accept only lines that the reference path
 # accepts, with the same values: a record must hold exactly the contract's fields (msgspec
 # checks skipped values less strictly than orjson), integers must fit in 64 bits (orjson
-# reads larger ones as floats), ``is_test: null`` and duplicate tags are left to the
-# reference path. Whatever it refuses goes to the reference path, which decides.
+# reads larger ones as floats; the event time bounds are tighter still), ``is_test: null``
+# and duplicate tags are left to the reference path. Whatever it refuses goes to the
+# reference path, which decides.
 
 try:
     import msgspec
@@ -65,7 +75,7 @@ _typed: Any = None
 _TYPED_REFUSALS: tuple[type[Exception], ...] = (ValueError,)
 if msgspec is not None:
     _Text = Annotated[str, msgspec.Meta(min_length=1)]
-    _Millis = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+    _Millis = Annotated[int, msgspec.Meta(ge=MIN_EVENT_MS, le=MAX_EVENT_MS)]
 
     class _Turn(msgspec.Struct, tag_field="type", tag="conversation_turn",
                 forbid_unknown_fields=True, gc=False):
@@ -120,15 +130,6 @@ if msgspec is not None:
 
     _typed = msgspec.json.Decoder(_Turn | _Handoff | _Alert)
     _TYPED_REFUSALS = (msgspec.DecodeError, ValueError)
-
-
-class BadRecord(BotbillError):
-    """A record of an input file that cannot be billed; names ``file:line`` and the reason."""
-
-    def __init__(self, where: str, reason: str) -> None:
-        self.where = where
-        self.reason = reason
-        super().__init__(f"{where}: {reason}")
 
 
 @dataclass(slots=True)
@@ -229,7 +230,7 @@ def _decode_lines(name: str, lines: list[bytes], lines_before: int, newline: boo
     skipped: list[int] = []  # for each blank line, the number of items before it
     refused = 0
     decode = _typed.decode if typed else None
-    parse_time = parse_rfc3339_ms
+    parse_time = _event_time
     for number, line in enumerate(lines, start=lines_before + 1):
         if decode is not None:
             try:
@@ -249,6 +250,15 @@ def _decode_lines(name: str, lines: list[bytes], lines_before: int, newline: boo
         return f"{name}:{lines_before + 1 + index + bisect_right(skipped, index)}"
 
     return _Block(items, where, size), refused
+
+
+def _event_time(text: str) -> int:
+    """An ``occurred_at`` string the typed decoder read: its epoch ms when in range, else
+    ``ValueError`` (then the reference path names the fault)."""
+    at = parse_rfc3339_ms(text)
+    if in_event_range(at):
+        return at
+    raise ValueError(text)
 
 
 def _decode_line(name: str, number: int, line: bytes, newline: bool,
@@ -313,7 +323,8 @@ def replay(
                             try:
                                 billed = add(item)  # type: ignore[arg-type]
                             except LateEvent as error:
-                                bad = BadRecord(block.where(index), str(error))
+                                bad = BadRecord(block.where(index), f"{error} (raise "
+                                                "--max-disorder or sort the input to bill it)")
                             else:
                                 if billed:
                                     yield from billed
@@ -331,24 +342,12 @@ def replay(
 
 
 def _progress_bar(paths: list[str]) -> Any:
-    import os
-
     from tqdm import tqdm
 
     total = sum(os.path.getsize(p) for p in paths if p != "-")
     if total < _PROGRESS_MIN_BYTES:
         return None
     return tqdm(total=total, unit="B", unit_scale=True, desc="replay", file=sys.stderr)
-
-
-def _parse_bot_timeouts(values: list[str]) -> dict[str, int]:
-    timeouts: dict[str, int] = {}
-    for value in values:
-        bot_id, sep, duration = value.partition("=")
-        if not sep or not bot_id:
-            raise ValueError(f"--bot-timeout takes BOT=DURATION, got {value!r}")
-        timeouts[bot_id] = parse_duration_ms(duration)
-    return timeouts
 
 
 def _summary_table(counts: Counter[tuple[str, str, str, str]]) -> str:
@@ -374,13 +373,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "(instead of the rows on stdout, unless --output is given)")
     parser.add_argument("--skip-invalid", action="store_true",
                         help="report bad records on stderr and bill everything else")
-    parser.add_argument("--timeout", default=f"{DEFAULT_TIMEOUT_MS // 60000}m",
-                        help="default inactivity timeout T (5m..14d; default 15m)")
+    parser.add_argument("--timeout",
+                        help="default inactivity timeout T (5m..14d; default BOTBILL_TIMEOUT, "
+                             "else 15m)")
     parser.add_argument("--bot-timeout", action="append", default=[], metavar="BOT=DURATION",
-                        help="inactivity timeout for one bot (repeatable)")
-    parser.add_argument("--max-disorder", default=f"{DEFAULT_MAX_DISORDER_MS // 86400000}d",
-                        help="how far (event time) input may be out of order; bounds memory "
-                             "(default 35d)")
+                        help="inactivity timeout for one bot (repeatable), over "
+                             "BOTBILL_BOT_TIMEOUTS")
+    parser.add_argument("--max-disorder",
+                        help="how far (event time) input may be out of order; an event "
+                             "further behind is refused as late. Bounds memory (default "
+                             "BOTBILL_MAX_DISORDER, else unbounded: any order is billed exactly)")
     parser.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                         help="progress bar on stderr (auto: when stderr is a terminal)")
     replay_money.add_arguments(parser)
@@ -404,14 +406,14 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
-        policy = TimeoutPolicy(parse_duration_ms(args.timeout),
-                               _parse_bot_timeouts(args.bot_timeout))
-        max_disorder = parse_duration_ms(args.max_disorder)
+        settings = BillingSettings.from_env(os.environ, timeout=args.timeout,
+                                            bot_timeouts=args.bot_timeout,
+                                            max_disorder=args.max_disorder)
         money = replay_money.from_args(args)
     except (ValueError, BotbillError) as error:
         print(f"botbill replay: {error}", file=sys.stderr)
         return 2
-    biller = BatchBiller(policy, max_disorder)
+    biller = BatchBiller(settings.policy, settings.max_disorder_ms)
     progress = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     counts: Counter[tuple[str, str, str, str]] = Counter()
     out: IO[bytes] = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
@@ -426,10 +428,9 @@ def main(argv: list[str]) -> int:
                 if write_rows:
                     out.write(dumps(to_row(billed), option=row_options))
                 if args.summary:
-                    at = billed.delivered_at if isinstance(billed, AlertSession) \
-                        else billed.billing_session_start
                     kind = "alert" if isinstance(billed, AlertSession) else "usage"
-                    counts[billed.account_id, billed.bot_id, format_ms(at)[:7], kind] += 1
+                    counts[billed.account_id, billed.bot_id,
+                           billing_month(billed).isoformat()[:7], kind] += 1
     except OSError as error:
         print(f"botbill replay: {error}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@
 | BOTBILL_TIMEOUT | 15m | default inactivity timeout T |
 | BOTBILL_BOT_TIMEOUTS | (none) | per-bot T: ``bot-a=30m,bot-b=2h`` |
 | BOTBILL_GRACE | 5m | grace before a visit closes |
+| BOTBILL_MAX_DISORDER | (unbounded) | replay's and reconcile's grace (``--max-disorder``) |
 | BOTBILL_IDLE_INPUT | 30s | an input silent this long stops holding event time back |
 | BOTBILL_MAX_CLOCK_SKEW | 5m | how far ahead of the wall clock occurred_at may move event time |
 | BOTBILL_ALERT_DEDUP_RETENTION | 7d | how long (event time) alert ids are remembered |
@@ -27,7 +28,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from botbill.billing_rules.settings import InvalidSetting, TimeoutPolicy
+from botbill.billing_rules.settings import (
+    DEFAULT_GRACE_MS,
+    BillingSettings,
+    InvalidSetting,
+    TimeoutPolicy,
+)
 from botbill.billing_rules.timeutil import parse_duration_ms
 
 __all__ = ["WorkerSettings"]
@@ -41,7 +47,7 @@ class WorkerSettings:
     app_id: str = "botbill"
     store: str = "memory://"
     policy: TimeoutPolicy = field(default_factory=TimeoutPolicy)
-    grace_ms: int = 5 * 60_000
+    grace_ms: int = DEFAULT_GRACE_MS
     idle_seconds: float = 30.0
     max_skew_ms: int = 5 * 60_000
     alert_dedup_retention_ms: int = 7 * 24 * 3600 * 1000
@@ -57,14 +63,15 @@ class WorkerSettings:
         """Read the settings; a bad value raises :class:`InvalidSetting` naming the variable."""
         env = os.environ if env is None else env
         read = _Reader(env)
+        billing = BillingSettings.from_env(env)  # T, per-bot T, grace: as every command
         return cls(
             bootstrap=env.get("BOTBILL_KAFKA_BOOTSTRAP", cls.bootstrap),
             clickhouse_url=env.get("BOTBILL_CLICKHOUSE_URL", cls.clickhouse_url),
             registry_url=env.get("BOTBILL_SCHEMA_REGISTRY_URL") or None,
             app_id=env.get("BOTBILL_APP_ID", cls.app_id),
             store=env.get("BOTBILL_STORE", cls.store),
-            policy=read.policy(),
-            grace_ms=read.duration("BOTBILL_GRACE", "5m"),
+            policy=billing.policy,
+            grace_ms=billing.grace_ms,
             idle_seconds=read.duration("BOTBILL_IDLE_INPUT", "30s") / 1000,
             max_skew_ms=read.duration("BOTBILL_MAX_CLOCK_SKEW", "5m"),
             alert_dedup_retention_ms=read.duration("BOTBILL_ALERT_DEDUP_RETENTION", "7d"),
@@ -75,6 +82,11 @@ class WorkerSettings:
             partitions=read.positive_int("BOTBILL_PARTITIONS", cls.partitions),
             datadir=os.path.join(env.get("BOTBILL_HOME", ".botbill"), "worker"),
         )
+
+    @property
+    def billing(self) -> BillingSettings:
+        """The rules' settings this worker bills with."""
+        return BillingSettings(self.policy, self.grace_ms)
 
 
 class _Reader:
@@ -95,21 +107,3 @@ class _Reader:
         if not text.strip().isdigit() or int(text) < 1:
             raise InvalidSetting(f"{name} must be a whole number >= 1, got {text!r}")
         return int(text)
-
-    def policy(self) -> TimeoutPolicy:
-        default = self.duration("BOTBILL_TIMEOUT", "15m")
-        text = self.env.get("BOTBILL_BOT_TIMEOUTS", "")
-        per_bot: dict[str, int] = {}
-        for pair in (p.strip() for p in text.split(",") if p.strip()):
-            bot_id, sep, duration = pair.partition("=")
-            if not sep or not bot_id.strip():
-                raise InvalidSetting(
-                    f"BOTBILL_BOT_TIMEOUTS takes bot=duration pairs, got {pair!r}")
-            try:
-                per_bot[bot_id.strip()] = parse_duration_ms(duration)
-            except ValueError as error:
-                raise InvalidSetting(f"BOTBILL_BOT_TIMEOUTS: {error}") from None
-        try:
-            return TimeoutPolicy(default, per_bot)
-        except InvalidSetting as error:
-            raise InvalidSetting(f"BOTBILL_TIMEOUT/BOTBILL_BOT_TIMEOUTS: {error}") from None

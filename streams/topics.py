@@ -41,8 +41,7 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
-from botbill.billing_rules.exceptions import BotbillError
-
+from .exceptions import TopicError
 from .topic_names import TOPIC_SPECS, TopicKind, TopicSpec
 
 __all__ = ["TopicError", "TopicInfo", "TopicSettings", "create_topics", "describe_topics", "main"]
@@ -55,10 +54,6 @@ _RETENTION_ENV: dict[TopicKind, tuple[str, int]] = {
     "output": ("BOTBILL_OUTPUT_RETENTION_DAYS", 30),
     "audit": ("BOTBILL_AUDIT_RETENTION_DAYS", 90),
 }
-
-
-class TopicError(BotbillError):
-    """Topics could not be created or do not match the configuration; the message says why."""
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3, help="measured runs; the best is shown")
     parser.add_argument("--max-disorder", default="35d",
-                        help="replay's --max-disorder (default 35d, as replay; the input "
+                        help="replay's --max-disorder (35d bounds memory; the input "
                              "holds ~10 min of disorder)")
     parser.add_argument("--keep", type=Path, help="keep the generated file here")
     parser.add_argument("--input", type=Path, help="measure this file instead of generating one")

@@ -17,6 +17,7 @@ from botbill.billing_rules.events import (
     event_to_mapping,
 )
 from botbill.billing_rules.exceptions import BotbillError, InvalidEvent
+from botbill.billing_rules.timeutil import MAX_EVENT_MS, MIN_EVENT_MS
 from tests.billing_rules.strategies import Scenario, scenarios
 from tests.billing_rules.support import EXAMPLES, examples
 
@@ -122,3 +123,27 @@ def test_to_mapping_round_trips(scenario: Scenario) -> None:
         assert event_from_mapping(record) == event
         back: Event = event_from_mapping(orjson.loads(orjson.dumps(record)))
         assert back == event
+
+
+# years 2000 .. 2200: 946684800000 is 2000-01-01T00:00:00Z, 7289654400000 is 2201-01-01
+@pytest.mark.parametrize("occurred_at", [
+    -10**14, -1, 0, 946_684_799_999, 7_289_654_400_000, 2**63, 10**30,
+    "0001-01-01T00:00:00.000Z", "1999-12-31T23:59:59.999Z", "2201-01-01T00:00:00.000Z",
+    "9999-12-31T23:59:59.999Z", "2201-01-01T01:00:00+01:00",
+])
+@pytest.mark.parametrize("record", [TURN, HANDOFF, ALERT], ids=["turn", "handoff", "alert"])
+def test_occurred_at_outside_the_years_2000_to_2200_is_invalid(
+        record: dict[str, Any], occurred_at: int | str) -> None:
+    with pytest.raises(InvalidEvent, match=r"'occurred_at' must be between "
+                                           r"2000-01-01T00:00:00\.000Z and 2200") as raised:
+        event_from_mapping({**record, "occurred_at": occurred_at})
+    assert raised.value.record == repr(record["event_id"])
+
+
+@pytest.mark.parametrize("occurred_at", [
+    946_684_800_000, 7_289_654_399_999, "2000-01-01T00:00:00.000Z",
+    "2200-12-31T23:59:59.999Z", "2201-01-01T00:59:59.999+01:00",
+])
+def test_the_edges_of_the_event_time_range_are_valid(occurred_at: int | str) -> None:
+    assert MIN_EVENT_MS <= event_from_mapping({**TURN, "occurred_at": occurred_at}).occurred_at \
+        <= MAX_EVENT_MS

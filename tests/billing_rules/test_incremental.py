@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from botbill.billing_rules.events import ConversationEvent, ConversationTurn, Event
 from botbill.billing_rules.incremental import (
+    NO_WATERMARK,
     ConversationState,
     Step,
     advance,
@@ -263,7 +264,58 @@ def test_event_whose_own_visit_is_already_past_closing_is_late() -> None:
     step = apply_event(None, turn("old", 0), watermark=T0 + 20 * MIN + 1, timeout_ms=T15,
                        grace_ms=GRACE)
     assert (step.outcome, step.changes) == ("late", ())
-    assert "passed its closing time" in step.reason
+    assert "passed the closing time of any visit it could belong to" in step.reason
+
+
+@st.composite
+def displaced_cases(draw: st.DrawFn) -> tuple[ConversationCase, int, list[Event]]:
+    """One conversation displaced up to 4x beyond the grace, or in any order at all."""
+    case = draw(conversation_cases(shuffle=False))
+    grace = draw(st.sampled_from((1000, 60_000, GRACE)))
+    if draw(st.booleans()):
+        return case, grace, draw(delivered_with_disorder(case.events, 4 * grace + 1))
+    return case, grace, draw(st.permutations(case.events))
+
+
+def run_forgetting(events: Iterable[Event], timeout_ms: int, grace_ms: int
+                   ) -> tuple[ReplacingTable, list[Event]]:
+    """As the worker runs it: event time is the latest ``occurred_at``, a state is swept
+    (``advance``) before each event and dropped when it may be forgotten. Returns the
+    table and the events not refused as late."""
+    table = ReplacingTable()
+    kept: list[Event] = []
+    state: ConversationState | None = None
+    watermark = NO_WATERMARK
+    for event in events:
+        assert isinstance(event, ConversationEvent)
+        watermark = max(watermark, event.occurred_at)
+        if state is not None:
+            state = advance(state, watermark=watermark, timeout_ms=timeout_ms,
+                            grace_ms=grace_ms)
+        step = apply_event(state, event, watermark=watermark, timeout_ms=timeout_ms,
+                           grace_ms=grace_ms)
+        table.insert(step.changes)
+        if step.outcome != "late":
+            kept.append(event)
+            state = step.state
+    return table, kept
+
+
+# A visit closed and forgotten, a new visit opened, then a straggler that would bridge the
+# two: before lateness looked at the event's own time, the stream billed it into the new one.
+FORGOTTEN = [turn("a", 0), turn("b", 32), turn("c", 20), turn("straggler", 10)]
+
+
+@PROPERTY
+@example(drawn=(ConversationCase(KEY, T15, tuple(FORGOTTEN)), 1000, FORGOTTEN))
+@given(displaced_cases())
+def test_any_disorder_bills_the_rules_over_exactly_the_events_not_refused(
+    drawn: tuple[ConversationCase, int, list[Event]]
+) -> None:
+    case, grace, events = drawn
+    table, kept = run_forgetting(events, case.timeout_ms, grace)
+    oracle = oracle_rows(kept, {case.key[1]: case.timeout_ms})
+    assert row_set(rows_of(table.billed())) == row_set(oracle)
 
 
 @PROPERTY

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import date
 
 import orjson
 import pytest
@@ -11,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from botbill.billing_rules.events import event_from_mapping, event_to_mapping
-from botbill.billing_rules.sessions import AlertSession, SessionChange
+from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession
+from botbill.billing_rules.timeutil import MAX_EVENT_MS, MIN_EVENT_MS
 from botbill.sinks import LateEventRecord, RawEventRecord, SinkBatch, SinkError
 from botbill.sinks._tables import EVENT_COLUMNS, RAW_EVENT_COLUMNS, batch_inserts, event_mapping
 from botbill.sinks.export import write_rows
@@ -23,7 +25,7 @@ text = st.text(min_size=1, max_size=8)
 def events(draw):
     kind = draw(st.sampled_from(["conversation_turn", "agent_handoff", "alert_delivered"]))
     record = {"type": kind, "event_id": draw(text), "account_id": draw(text),
-              "bot_id": draw(text), "occurred_at": draw(st.integers(0, 2**42)),
+              "bot_id": draw(text), "occurred_at": draw(st.integers(MIN_EVENT_MS, MAX_EVENT_MS)),
               "user_id": draw(text), "channel": draw(text), "is_test": draw(st.booleans())}
     if kind == "conversation_turn":
         record |= {"conversation_id": draw(text),
@@ -57,8 +59,23 @@ def test_rows_carry_identity_revision_and_void(records):
                       alert_sessions=[AlertSession(records.account, "b", "e", 3)])
     usage, alerts = batch_inserts(batch, ingested_at=0)
     assert usage.sql.startswith("INSERT INTO usage_sessions (account_id, bot_id,")
-    assert usage.rows[0][-3:] == (records.usage(2).billing_session_end, 7, 1)
-    assert alerts.rows == [(records.account, "b", "e", 3)]
+    assert usage.rows[0][-4:-1] == (records.usage(2).billing_session_end, 7, 1)
+    assert alerts.rows[0][:4] == (records.account, "b", "e", 3)
+
+
+def test_rows_carry_the_billing_day_the_rules_give() -> None:
+    """R7: a usage session is billed on the UTC day it starts (not the day its visit
+    started); R8: an alert on the day it was delivered."""
+    session = UsageSession("a", "b", "c", "web", "u", 1_793_577_540_000,  # 11-01 23:59:00
+                           1_793_578_500_000, 2, 1_793_577_600_000,  # 11-02 00:00:00
+                           1_793_578_500_000)
+    alert = AlertSession("a", "b", "e", 1_793_577_599_999)  # 2026-11-01T23:59:59.999Z
+    usage_row, alert_row = batch_inserts(SinkBatch(usage_changes=[SessionChange(session, 1,
+                                                                                False)],
+                                                   alert_sessions=[alert]), ingested_at=0)
+    assert usage_row.columns[-1] == alert_row.columns[-1] == "billing_day"
+    assert usage_row.rows[0][-1] == date(2026, 11, 2)
+    assert alert_row.rows[0][-1] == date(2026, 11, 1)
 
 
 @pytest.mark.parametrize("broken", [{"type": "nope"}, {"event_id": ""},

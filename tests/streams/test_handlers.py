@@ -433,3 +433,12 @@ def test_an_alert_older_than_the_dedup_window_is_late(alerts: AlertHandler,
     assert (record["event_type"], record["watermark"]) == ("alert_delivered", edge + 1)
     assert event_from_mapping(orjson.loads(record["payload"])) == alert
     assert sample(metrics, "botbill_late_events", topic=topics.ALERTS_DELIVERED) == 1
+
+
+def test_an_occurred_at_out_of_range_is_invalid_not_a_crash(events: EventFactory,
+                                                            codec: AvroCodec) -> None:
+    """Avro takes any long; the rules take years 2000..2200 (a message for the dead
+    letters, naming the field, never an internal error further down)."""
+    value = encode_event(codec, replace(events.turn(1), occurred_at=-10**14))
+    with pytest.raises(InvalidMessage, match="'occurred_at' must be between"):
+        decode_input(codec, topics.CONVERSATION_TURNS, value)

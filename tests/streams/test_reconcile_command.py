@@ -14,6 +14,7 @@ import pytest
 from botbill.billing_rules.batch import BatchBiller
 from botbill.billing_rules.events import event_from_mapping, event_to_mapping
 from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession
+from botbill.billing_rules.settings import TimeoutPolicy
 from botbill.deploy.stack import Endpoints
 from botbill.sinks import ClickHouseStore, SinkBatch, connect, migrate
 from botbill.sinks.store import RawEventRecord
@@ -37,8 +38,8 @@ def database(stack: Endpoints) -> Iterator[str]:
     admin.disconnect()
 
 
-def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BOTBILL_CLICKHOUSE_URL": url}
+def run(url: str, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BOTBILL_CLICKHOUSE_URL": url, **extra_env}
     return subprocess.run([*BOTBILL, "reconcile", "--from", "2026-10-31", "--to", "2026-11-01",
                            *args], capture_output=True, text=True, env=env, timeout=120)
 
@@ -80,3 +81,27 @@ def test_reconcile_reports_then_repairs(database: str) -> None:
                               text=True, check=True, timeout=120).stdout
     assert sorted(map(json.loads, exported.splitlines()), key=json.dumps) == \
         sorted(map(json.loads, replayed.splitlines()), key=json.dumps)
+
+
+def test_repair_leaves_a_bot_with_its_own_timeout_alone(database: str) -> None:
+    """What the stream billed for a bot with its own T (BOTBILL_BOT_TIMEOUTS) is right:
+    reconcile must re-bill it with that T, find nothing and repair nothing (it used to
+    re-bill it with the default T and 'repair' the correct sessions)."""
+    events = [event_from_mapping(json.loads(line)) for line in EXAMPLES.read_text().splitlines()]
+    biller = BatchBiller(TimeoutPolicy(per_bot={"bot-a": 3_600_000}))
+    truth = [s for e in events for s in biller.add(e)] + biller.finish()
+    with ClickHouseStore(database) as store:
+        store.write_batch(SinkBatch(
+            raw_events=[RawEventRecord(event_to_mapping(e), "conversation-turns", 0, offset)
+                        for offset, e in enumerate(events)],
+            usage_changes=[SessionChange(s, 3, False) for s in truth
+                           if isinstance(s, UsageSession)],
+            alert_sessions=[s for s in truth if isinstance(s, AlertSession)]))
+    own_t = {"BOTBILL_BOT_TIMEOUTS": "bot-a=1h"}
+    report = run(database, **own_t)
+    assert (report.returncode, report.stdout) == (0, ""), report.stderr
+    assert run(database, "--repair", **own_t).returncode == 0
+    with_default_t = run(database)  # the difference a wrong T makes is there to be found
+    assert with_default_t.returncode == 1
+    assert '"ex4-idle"' in with_default_t.stdout
+    assert run(database, **own_t).stdout == ""
