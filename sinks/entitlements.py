@@ -1,4 +1,4 @@
-"""The ``bot_entitlements`` table (migration 0016): may a bot serve users (MONEY_RULES M5)?
+"""The ``bot_entitlements`` table (migration 0020): may a bot serve users (MONEY_RULES M5)?
 Written by the plan-status job; read by the platform or finance. Idempotent: one row per
 bot, the highest ``version`` wins, read with ``FINAL``."""
 
