@@ -2,6 +2,11 @@
 seconds (default 300; ``0`` turns it off) a background thread runs ``plan-status`` as of now,
 then ``invoices run`` for the previous and the current month as of now.
 
+``BOTBILL_JOBS_AS_OF`` (RFC 3339) starts the schedule's clock at that instant instead of the
+wall clock's; it then runs on in real time. For tests, demos and a rerun of a past day: a
+worker whose API and events live at a fixed date computes what that date's admin would see,
+and each tick's ``T`` still grows, so a later tick's rows replace an earlier one's.
+
 Why in the worker and not in cron: the worker is the one process a deployment always runs,
 and both jobs are idempotent recomputes (a tick that fails, or two workers ticking at once,
 write the same rows), so no scheduler and no lock is needed. A deployment that prefers cron
@@ -22,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from botbill.billing_rules.calendar import month_key, month_text
+from botbill.billing_rules.timeutil import parse_rfc3339_ms
 
 from ._cli import now_ms
 from .catalog_file import load_catalog
@@ -29,20 +35,39 @@ from .invoicing import run_invoices
 from .money_data import recompute
 from .plan_status import run_plan_status
 
-__all__ = ["INTERVAL_ENV", "jobs_interval", "run_once", "start_schedule"]
+__all__ = ["AS_OF_ENV", "INTERVAL_ENV", "jobs_clock", "jobs_interval", "run_once",
+           "start_schedule"]
 
 INTERVAL_ENV = "BOTBILL_JOBS_INTERVAL"
+AS_OF_ENV = "BOTBILL_JOBS_AS_OF"
 DEFAULT_INTERVAL = 300.0
 log = logging.getLogger(__name__)
 
 
 def jobs_interval(env: dict[str, str] | None = None) -> float:
-    """Seconds between ticks (``0``: off); raises ``ValueError`` for a bad setting."""
+    """Seconds between ticks (``0``: off); raises ``ValueError`` for a bad setting, this
+    one's or ``BOTBILL_JOBS_AS_OF``'s (the worker checks its settings with this call)."""
+    jobs_clock(env)
     text = (os.environ if env is None else env).get(INTERVAL_ENV, "")
     value = float(text) if text.strip() else DEFAULT_INTERVAL
     if value < 0:
         raise ValueError(f"{INTERVAL_ENV} must be >= 0 seconds, got {text!r}")
     return value
+
+
+def jobs_clock(env: dict[str, str] | None = None,
+               wall: Callable[[], int] = now_ms) -> Callable[[], int]:
+    """The schedule's clock: ``wall``, or, with ``BOTBILL_JOBS_AS_OF`` set, one that starts at
+    that instant and advances with ``wall``; raises ``ValueError`` for a bad setting."""
+    text = (os.environ if env is None else env).get(AS_OF_ENV, "").strip()
+    if not text:
+        return wall
+    try:
+        offset = parse_rfc3339_ms(text) - wall()
+    except ValueError as error:
+        raise ValueError(f"{AS_OF_ENV} must be an RFC 3339 instant, got {text!r}: "
+                         f"{error}") from None
+    return lambda: wall() + offset
 
 
 _reported: set[str] = set()
@@ -67,11 +92,13 @@ def run_once(client: Any, as_of: int) -> None:
 
 
 def start_schedule(interval: float, connect: Callable[[], Any],
-                   clock: Callable[[], int] = now_ms) -> threading.Event | None:
+                   clock: Callable[[], int] | None = None) -> threading.Event | None:
     """Start the daemon thread (none when ``interval`` is 0); set the returned event to stop
-    it. A failing tick is logged and retried at the next one: it never stops the worker."""
+    it. A failing tick is logged and retried at the next one: it never stops the worker.
+    ``clock`` defaults to :func:`jobs_clock`."""
     if interval <= 0:
         return None
+    tick_clock = clock or jobs_clock()
     stop = threading.Event()
 
     def loop() -> None:
@@ -79,7 +106,7 @@ def start_schedule(interval: float, connect: Callable[[], Any],
             try:
                 client = connect()
                 try:
-                    run_once(client, clock())
+                    run_once(client, tick_clock())
                 finally:
                     client.disconnect()
             except Exception:

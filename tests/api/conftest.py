@@ -1,7 +1,12 @@
-"""The admin API on the real stack: a fresh ClickHouse database and a fresh account-events
-topic per module, the API served by uvicorn on a free loopback port, a fixed clock, and a
-seeded world of accounts written through ``sinks.money`` (the balance agent that will write
-these tables does not exist yet)."""
+"""The admin API on the real pipeline: per module, an isolated :class:`Pipeline` (its own
+topic prefix, ClickHouse database and ``botbill worker``, whose money jobs tick every second
+as of a fixed date), the API served by uvicorn on a free loopback port with the clock at that
+date, appending to the pipeline's ``account-events`` topic.
+
+The seeded world is only facts: ``world.jsonl`` (account events) sent with ``botbill produce
+--from``, and users added with ``add_user`` (what ``botbill users add`` runs). Balances,
+orders and invoices are what the worker computes from them; a page's write goes API ->
+Kafka -> worker (archive + jobs) -> ClickHouse -> page, so tests poll for its effect."""
 
 from __future__ import annotations
 
@@ -11,50 +16,78 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 import uvicorn
 from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from botbill.api import KafkaEventLog, create_app
 from botbill.api.users import add_user
-from botbill.billing_rules.timeutil import parse_rfc3339_ms
+from botbill.billing_rules.timeutil import format_ms, parse_rfc3339_ms
 from botbill.deploy.stack import Endpoints
 from botbill.schemas import AvroCodec
-from botbill.sinks import connect, migrate
-from botbill.sinks.money import (
-    BotBalance,
-    Invoice,
-    InvoiceLine,
-    Order,
-    write_balances,
-    write_invoice,
-    write_orders,
-)
+from botbill.sinks import connect
+from botbill.sinks.money import read_balances, read_invoices, read_orders
+from tests.e2e.pipeline import Pipeline
 
 NOW = parse_rfc3339_ms("2026-03-10T12:00:00.000Z")
 DAY = 86_400_000
+WORLD_EVENTS = Path(__file__).with_name("world.jsonl")
+ACCOUNTS = {"a": "acct-a", "b": "acct-b", "e": "acct-e"}
+# What the worker must have computed from world.jsonl before the tests start.
+SEEDED_BOTS = {"bot-1", "bot-2", "bot-3", "bot-b1", "bot-b2", "bot-e1"}
+SEEDED_INVOICES = {"INV-acct-a-2026-02", "INV-acct-a-2026-03", "RCT-ord-paid-1",
+                   "INV-acct-b-2026-02", "INV-acct-b-2026-03"}
+EFFECT_TIMEOUT_S = 60.0
+
+# Expected figures, by hand from MONEY_RULES and world.jsonl (never read from the tables):
+# bot-1 (standard): sign-up credit 50 000 + promo 2 500 (expired 2026-03-01, unspent) + the
+# paid order 10 000; no session, so nothing debited.
+BOT_1_BALANCE = 50_000 + 2_500 + 10_000 - 2_500
+# A's February invoice (M3): bot-2 on essential (9 900 a month) from 2026-02-10T12:00 to the
+# month's end, 18.5 of February's 28 days = 6 541.07, rounded half to even; no session, so
+# both overage lines have quantity 0 at essential's prices (12 and 1).
+FEB_FEE_A = round(Fraction(9_900 * 37, 2 * 28))
+FINAL_INVOICE = {
+    "invoice_id": "INV-acct-a-2026-02", "account_id": "acct-a", "period": "2026-02",
+    "status": "final",
+    "lines": [{"bot_id": "bot-2", "kind": "subscription", "quantity": 1,
+               "unit_price_cents": FEB_FEE_A, "amount_cents": FEB_FEE_A},
+              {"bot_id": "bot-2", "kind": "usage_overage", "quantity": 0,
+               "unit_price_cents": 12, "amount_cents": 0},
+              {"bot_id": "bot-2", "kind": "alert_overage", "quantity": 0,
+               "unit_price_cents": 1, "amount_cents": 0}],
+    "total_cents": FEB_FEE_A}
+FINAL_TOTAL_TEXT = "65.41"  # FEB_FEE_A in dollars, written out
+T = TypeVar("T")
 
 
 @dataclass
 class World:
-    """Who exists in the seeded database: tokens by name, account ids, the API's URL."""
+    """Who exists in the seeded database: tokens by name, account ids, the API's URL, and
+    the pipeline behind it."""
 
     url: str
     clickhouse_url: str
     topic: str
     bootstrap: str
     accounts: dict[str, str]
+    pipeline: Pipeline
     tokens: dict[str, str] = field(default_factory=dict)
-    final_invoice: Invoice | None = None
 
     def client(self, who: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def wait_until(self, check: Callable[[], T | None], what: str,
+                   timeout: float = EFFECT_TIMEOUT_S) -> T:
+        """Poll ``check`` (every 0.5 s, at most ``timeout`` s) until it returns something
+        truthy; a timeout or a dead worker fails with the worker's log."""
+        return self.pipeline.wait_until(check, timeout, what, every=0.5)
 
 
 def _free_port() -> int:
@@ -63,89 +96,63 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _database_url(stack: Endpoints, name: str) -> str:
-    return urlunsplit(urlsplit(stack.clickhouse_url)._replace(path=f"/{name}"))
-
-
-def seed(client: Any, accounts: dict[str, str]) -> Invoice:
-    """Three accounts: A (standard + essential bots, orders, a final and a draft invoice),
-    B (another tenant), E (Enterprise only). Returns A's final invoice."""
-    a, b, e = accounts["a"], accounts["b"], accounts["e"]
-    write_balances(client, [
-        BotBalance(a, "bot-1", NOW, "standard", "active", 60_000, 15_000, 0, 45_000,
-                   owner_user_id="ann", registered_at=NOW - 40 * DAY, version=1),
-        BotBalance(a, "bot-2", NOW, "essential", "active", 0, 0, 0, 0,
-                   owner_user_id="ann", registered_at=NOW - 70 * DAY, version=1),
-        BotBalance(a, "bot-3", NOW, "trial", "trial", 0, 0, 0, 0, owner_user_id="max",
-                   registered_at=NOW - 12 * DAY, trial_end=NOW + 2 * DAY, expiring=True,
-                   version=1),
-        BotBalance(b, "bot-b1", NOW, "standard", "low_balance", 50_000, 49_000, 0, 1_000,
-                   owner_user_id="bob", version=1),
-        BotBalance(e, "bot-e1", NOW, "enterprise", "active", 0, 0, 0, 0,
-                   owner_user_id="eve", version=1),
-    ])
-    write_orders(client, [
-        Order(a, "bot-1", "ord-paid-1", NOW - 20 * DAY, 10_000, "card", "paid",
-              NOW - 20 * DAY + 1),
-        Order(b, "bot-b1", "ord-b-1", NOW - 5 * DAY, 20_000, "wire_transfer"),
-    ])
-    lines = (InvoiceLine("bot-2", "subscription", 1, 9_900, 9_900),
-             InvoiceLine("bot-2", "usage_overage", 37, 12, 444),
-             InvoiceLine("bot-2", "alert_overage", 0, 1, 0))
-    final = Invoice(f"INV-{a}-2026-02", a, "2026-02", "final", lines, 10_344)
-    write_invoice(client, final, version=NOW)
-    draft = Invoice(f"INV-{a}-2026-03", a, "2026-03", "draft", lines[:1], 9_900)
-    write_invoice(client, draft, version=NOW)
-    receipt = Invoice("RCT-ord-paid-1", a, "2026-02", "final",
-                      (InvoiceLine("bot-1", "funds", 1, 10_000, 10_000),), 10_000)
-    write_invoice(client, receipt, version=NOW)
-    other = Invoice(f"INV-{b}-2026-02", b, "2026-02", "final",
-                    (InvoiceLine("bot-b1", "subscription", 1, 49_900, 49_900),), 49_900)
-    write_invoice(client, other, version=NOW)
-    return final
+def _seeded(client: Any) -> bool:
+    """The worker has computed the world: every bot, both orders, every invoice."""
+    return ({b.bot_id for b in read_balances(client)} >= SEEDED_BOTS
+            and len(read_orders(client)) >= 2
+            and {i.invoice_id for i in read_invoices(client)} >= SEEDED_INVOICES)
 
 
 @pytest.fixture(scope="module")
-def world(stack: Endpoints) -> Iterator[World]:
-    tag = uuid.uuid4().hex[:10]
-    database = f"botbill_test_api_{tag}"
-    ch_url = _database_url(stack, database)
-    client = connect(ch_url, create_database=True)
-    migrate(client)
-    topic = f"test-api-{tag}-account-events"
-    admin = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
-    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=30)
-    accounts = {"a": f"acct-a-{tag}", "b": f"acct-b-{tag}", "e": f"acct-e-{tag}"}
-    final = seed(client, accounts)
-    tokens = {
-        "ann": add_user(client, accounts["a"], "ann", "admin", now_ms=NOW),
-        "max": add_user(client, accounts["a"], "max", "member", now_ms=NOW),
-        "sam": add_user(client, accounts["a"], "sam", "shared", now_ms=NOW),
-        "bob": add_user(client, accounts["b"], "bob", "admin", now_ms=NOW),
-        "eve": add_user(client, accounts["e"], "eve", "admin", now_ms=NOW),
-        "ops": add_user(client, f"ops-{tag}", "olga", "operator", now_ms=NOW),
-    }
-    events = KafkaEventLog(stack.kafka_bootstrap, topic=topic)
-    app = create_app(clickhouse_url=ch_url, events=events, clock=lambda: NOW)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
+def world(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    pipeline = Pipeline(tmp_path_factory.mktemp("botbill-home"),
+                        kafka_bootstrap=stack.kafka_bootstrap,
+                        clickhouse_host=stack.clickhouse_host,
+                        clickhouse_port=stack.clickhouse_port,
+                        env={"BOTBILL_JOBS_INTERVAL": "1", "BOTBILL_JOBS_AS_OF": format_ms(NOW)})
+    server: uvicorn.Server | None = None
+    thread: threading.Thread | None = None
+    events: KafkaEventLog | None = None
+    client = None
     try:
-        yield World(f"http://127.0.0.1:{port}", ch_url, topic, stack.kafka_bootstrap,
-                    accounts, tokens, final)
+        pipeline.start()
+        client = connect(pipeline.url)
+        a, b, e = ACCOUNTS["a"], ACCOUNTS["b"], ACCOUNTS["e"]
+        tokens = {
+            "ann": add_user(client, a, "ann", "admin", now_ms=NOW),
+            "max": add_user(client, a, "max", "member", now_ms=NOW),
+            "sam": add_user(client, a, "sam", "shared", now_ms=NOW),
+            "bob": add_user(client, b, "bob", "admin", now_ms=NOW),
+            "eve": add_user(client, e, "eve", "admin", now_ms=NOW),
+            "ops": add_user(client, f"ops-{uuid.uuid4().hex[:6]}", "olga", "operator",
+                            now_ms=NOW),
+        }
+        pipeline.produce_file(WORLD_EVENTS)
+        pipeline.wait_until(lambda: _seeded(client), 120,
+                            "the worker to compute the seeded world")
+        topic = pipeline.topic("account-events")
+        events = KafkaEventLog(stack.kafka_bootstrap, topic=topic)
+        app = create_app(clickhouse_url=pipeline.url, events=events, clock=lambda: NOW)
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "the API did not start"
+            time.sleep(0.05)
+        yield World(f"http://127.0.0.1:{port}", pipeline.url, topic, stack.kafka_bootstrap,
+                    dict(ACCOUNTS), pipeline, tokens)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        events.close()
-        client.execute(f"DROP DATABASE IF EXISTS {database}")
-        client.disconnect()
-        admin.delete_topics([topic])
+        if server is not None and thread is not None:
+            server.should_exit = True
+            thread.join(timeout=10)
+        if events is not None:
+            events.close()
+        if client is not None:
+            client.disconnect()
+        pipeline.stop()
 
 
 Message = tuple[bytes, str, dict[str, Any]]

@@ -15,7 +15,14 @@ from pypdf import PdfReader
 from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession
 from botbill.sinks import ClickHouseStore, SinkBatch
 
-from .conftest import DAY, NOW, read_account_events
+from .conftest import (
+    BOT_1_BALANCE,
+    DAY,
+    FINAL_INVOICE,
+    FINAL_TOTAL_TEXT,
+    NOW,
+    read_account_events,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +57,8 @@ def test_admin_sees_its_bots_with_plan_status_balance_and_notices(world):
         bots = {b["bot_id"]: b for b in http.get("/api/bots").json()}
     assert set(bots) == {"bot-1", "bot-2", "bot-3"}
     assert (bots["bot-1"]["plan_id"], bots["bot-1"]["status"],
-            bots["bot-1"]["balance_cents"]) == ("standard", "active", 45_000)
+            bots["bot-1"]["balance_cents"]) == ("standard", "active", BOT_1_BALANCE)
+    assert (bots["bot-2"]["plan_id"], bots["bot-3"]["plan_id"]) == ("essential", "trial")
     assert bots["bot-3"]["expiring"] and bots["bot-3"]["notices"] == [
         "Trial expiring in 2 day(s)"]
     assert bots["bot-1"]["notices"] == []
@@ -81,7 +89,7 @@ def test_another_accounts_bot_order_and_invoice_are_404(world):
         assert "ord-b-1" not in {o["order_id"] for o in http.get("/api/orders").json()}
     with world.client("bob") as http:
         assert http.get("/api/bots/bot-1").status_code == 404
-        assert http.get(f"/api/invoices/{world.final_invoice.invoice_id}/download"
+        assert http.get(f"/api/invoices/{FINAL_INVOICE['invoice_id']}/download"
                         ).status_code == 404
         assert [o["order_id"] for o in http.get("/api/orders").json()] == ["ord-b-1"]
 
@@ -105,8 +113,10 @@ def test_orders_and_invoices_list_the_seeded_rows(world):
                        "billing_date": "2026-02-18T12:00:00.000Z", "cost_cents": 10_000,
                        "payment_method": "card", "payment_status": "paid",
                        "receipt_id": "RCT-ord-paid-1"}]
-    final = invoices[world.final_invoice.invoice_id]
-    assert final["downloadable"] and final["total_cents"] == 9_900 + 37 * 12
+    final = invoices[FINAL_INVOICE["invoice_id"]]
+    assert final["downloadable"] and final["total_cents"] == FINAL_INVOICE["total_cents"]
+    assert final["lines"] == FINAL_INVOICE["lines"]
+    assert invoices["RCT-ord-paid-1"]["total_cents"] == 10_000
     assert not invoices[f"INV-{world.accounts['a']}-2026-03"]["downloadable"]
 
 
@@ -181,6 +191,8 @@ def test_writes_become_account_events_on_kafka_and_a_retry_is_a_no_op(world):
 
 
 def test_operator_settles_pending_orders_once_and_decides_extensions(world):
+    """Settling is checked by the API against the orders the worker computed; the paid
+    order then comes back through the worker with its receipt and its money."""
     b = world.accounts["b"]
     with world.client("ops") as http:
         ok = http.post("/api/operator/orders/ord-b-1/settle",
@@ -208,22 +220,37 @@ def test_operator_settles_pending_orders_once_and_decides_extensions(world):
         assert http.post("/api/operator/orders/ord-b-1/settle",
                          json={"account_id": b, "bot_id": "bot-b1",
                                "status": "paid"}).status_code == 403
+    # the effect, through the worker: the order paid, its receipt, the money on the wallet
+    with world.client("bob") as http:
+        receipt = world.wait_until(
+            lambda: {i["invoice_id"]: i for i in http.get("/api/invoices").json()
+                     }.get("RCT-ord-b-1"), "the receipt of the settled order")
+        orders = http.get("/api/orders").json()
+        bots = {bot["bot_id"]: bot for bot in http.get("/api/bots").json()}
+    assert (receipt["period"], receipt["status"], receipt["total_cents"]) == (
+        "2026-03", "final", 20_000)
+    assert orders == [{"order_id": "ord-b-1", "bot_id": "bot-b1",
+                       "billing_date": "2026-03-05T12:00:00.000Z", "cost_cents": 20_000,
+                       "payment_method": "wire_transfer", "payment_status": "paid",
+                       "receipt_id": "RCT-ord-b-1"}]
+    assert bots["bot-b1"]["balance_cents"] == 50_000 + 20_000  # sign-up credit + the order
 
 
 def test_final_invoices_download_as_pdf_csv_json_and_drafts_do_not(world):
-    invoice = world.final_invoice
+    invoice_id = FINAL_INVOICE["invoice_id"]
     with world.client("ann") as http:
-        pdf = http.get(f"/api/invoices/{invoice.invoice_id}/download")
-        csv_ = http.get(f"/api/invoices/{invoice.invoice_id}/download?format=csv")
-        js = http.get(f"/api/invoices/{invoice.invoice_id}/download?format=json")
+        pdf = http.get(f"/api/invoices/{invoice_id}/download")
+        csv_ = http.get(f"/api/invoices/{invoice_id}/download?format=csv")
+        js = http.get(f"/api/invoices/{invoice_id}/download?format=json")
         draft = http.get(f"/api/invoices/INV-{world.accounts['a']}-2026-03/download")
         receipt = http.get("/api/invoices/RCT-ord-paid-1/download")
     assert pdf.headers["content-type"] == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
-    assert "Total: USD 103.44" in text and invoice.invoice_id in text
+    assert f"Total: USD {FINAL_TOTAL_TEXT}" in text and invoice_id in text
     assert world.accounts["a"] in text
-    assert csv_.text.splitlines()[-1].endswith(",10344,,103.44")
-    assert json.loads(js.text) == invoice.to_row()
+    total = FINAL_INVOICE["total_cents"]
+    assert csv_.text.splitlines()[-1].endswith(f",{total},,{FINAL_TOTAL_TEXT}")
+    assert json.loads(js.text) == FINAL_INVOICE
     assert draft.status_code == 409 and "draft" in draft.json()["detail"]
     receipt_text = PdfReader(io.BytesIO(receipt.content)).pages[0].extract_text()
     assert "Receipt RCT-ord-paid-1" in receipt_text and "USD 100.00" in receipt_text

@@ -45,3 +45,18 @@ def test_a_failing_tick_is_retried_at_the_next(monkeypatch: pytest.MonkeyPatch) 
     finally:
         stop.set()
     assert ticks[:2] == [42, 42]
+
+
+def test_the_clock_setting() -> None:
+    wall = iter([1_000, 1_000, 5_000])
+    assert schedule.jobs_clock({}, wall=lambda: 7) is not None
+    assert schedule.jobs_clock({}, wall=lambda: 7)() == 7
+    clock = schedule.jobs_clock({schedule.AS_OF_ENV: "2026-03-10T12:00:00.000Z"},
+                                wall=lambda: next(wall))
+    start = 1_773_144_000_000  # 2026-03-10T12:00:00Z, by hand: 20 522 days + 12 h
+    assert (clock(), clock()) == (start, start + 4_000)  # it starts there, then runs on
+    for bad in ("yesterday", "2026-13-01T00:00:00Z"):
+        with pytest.raises(ValueError, match="BOTBILL_JOBS_AS_OF"):
+            schedule.jobs_clock({schedule.AS_OF_ENV: bad})
+        with pytest.raises(ValueError, match="BOTBILL_JOBS_AS_OF"):
+            schedule.jobs_interval({schedule.AS_OF_ENV: bad})
