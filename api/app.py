@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from botbill.billing_rules import admin as rules
 from botbill.billing_rules.catalog import Catalog
 from botbill.billing_rules.exceptions import BotbillError
+from botbill.billing_rules.invoices import invoice_row
 from botbill.billing_rules.sessions import to_row
 from botbill.billing_rules.timeutil import format_ms, parse_rfc3339_ms
 from botbill.jobs.catalog_file import load_catalog
@@ -353,7 +354,7 @@ def create_app(*, clickhouse_url: str | None, events: EventLog,
     def list_invoices(who: OrdersAdmin,
                       month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
                       = None) -> list[m.InvoiceOut]:
-        return [m.InvoiceOut(**inv.to_row(), downloadable=inv.status == "final")
+        return [m.InvoiceOut(**invoice_row(inv), downloadable=inv.status == "final")
                 for inv in store.read_invoices(client(), account=who.account_id,
                                                month=month)]
 
@@ -368,7 +369,7 @@ def create_app(*, clickhouse_url: str | None, events: EventLog,
         found = store.read_invoices(client(), account=who.account_id, invoice_id=invoice_id)
         if not found:
             raise HTTPException(404, f"no invoice {invoice_id!r} in this account")
-        row = found[0].to_row()
+        row = invoice_row(found[0])
         if row["status"] != "final":
             raise HTTPException(409, f"invoice {invoice_id} is a draft: drafts are not "
                                 "downloadable")

@@ -24,6 +24,7 @@ __all__ = [
     "balance_rows",
     "carry_adjustments",
     "enterprise_accounts",
+    "invoice_row",
     "invoice_rows",
     "invoices",
     "prorate",
@@ -178,14 +179,19 @@ def carry_adjustments(invoice: Invoice | None, adjustments: Iterable[InvoiceLine
                    tuple(lines))
 
 
+def invoice_row(invoice: Invoice) -> dict[str, Any]:
+    """The MONEY_RULES §4 invoice row."""
+    return {"invoice_id": invoice.invoice_id, "account_id": invoice.account_id,
+            "period": invoice.period, "status": invoice.status,
+            "lines": [{"bot_id": line.bot_id, "kind": line.kind, "quantity": line.quantity,
+                       "unit_price_cents": line.unit_price_cents,
+                       "amount_cents": line.amount_cents} for line in invoice.lines],
+            "total_cents": invoice.total_cents}
+
+
 def invoice_rows(found: list[Invoice]) -> list[dict[str, Any]]:
     """MONEY_RULES §4 invoice rows."""
-    return [{"invoice_id": i.invoice_id, "account_id": i.account_id, "period": i.period,
-             "status": i.status,
-             "lines": [{"bot_id": line.bot_id, "kind": line.kind, "quantity": line.quantity,
-                        "unit_price_cents": line.unit_price_cents,
-                        "amount_cents": line.amount_cents} for line in i.lines],
-             "total_cents": i.total_cents} for i in found]
+    return [invoice_row(i) for i in found]
 
 
 def balance_rows(books: Mapping[BotKey, BotBook], as_of: int) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ import argparse
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from botbill.billing_rules.calendar import month_bounds, month_key, month_text
@@ -32,9 +32,9 @@ from botbill.billing_rules.exceptions import BotbillError
 from botbill.billing_rules.invoices import (
     DEFAULT_GRACE_MS,
     Invoice,
-    InvoiceLine,
     adjustment_lines,
     carry_adjustments,
+    invoice_row,
     invoices,
 )
 from botbill.billing_rules.timeutil import parse_duration_ms
@@ -59,18 +59,6 @@ class InvoiceRun:
     kept_final: list[str] = field(default_factory=list)  # final, recompute differs
 
 
-def _to_store(invoice: Invoice) -> store.Invoice:
-    return store.Invoice(invoice.invoice_id, invoice.account_id, invoice.period,
-                         invoice.status,
-                         tuple(store.InvoiceLine(*astuple(line)) for line in invoice.lines),
-                         invoice.total_cents)
-
-
-def _from_store(invoice: store.Invoice) -> Invoice:
-    return Invoice(invoice.invoice_id, invoice.account_id, invoice.period, invoice.status,
-                   tuple(InvoiceLine(*astuple(line)) for line in invoice.lines))
-
-
 def _finals_before(stored: Mapping[str, Invoice], account_id: str,
                    period: str) -> list[Invoice]:
     return [i for i in stored.values() if i.account_id == account_id and i.status == "final"
@@ -87,7 +75,7 @@ def run_invoices(client: Client, catalog: Catalog, as_of: int, *,
     if found is None:
         found = recompute(client, catalog, as_of, account=account)
     computed = {i.invoice_id: i for i in invoices(found.books, catalog, as_of, grace_ms)}
-    stored = {i.invoice_id: _from_store(i) for i in store.read_invoices(client, account=account)}
+    stored = {i.invoice_id: i for i in store.read_invoices(client, account=account)}
     last = month_text(month_key(as_of))
     wanted = sorted(set(months) if months is not None
                     else {i.period for i in computed.values()} | {last})
@@ -131,7 +119,7 @@ def _write(client: Client, invoice: Invoice, as_of: int, stored: dict[str, Invoi
     if old is not None and old.status == "final":
         report.kept_final.append(invoice.invoice_id)
         return
-    if store.write_invoice(client, _to_store(invoice), version=as_of, issued_at=as_of):
+    if store.write_invoice(client, invoice, version=as_of, issued_at=as_of):
         stored[invoice.invoice_id] = invoice
         report.written.append(invoice.invoice_id)
     else:
@@ -165,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         client = connect(args.url)
         try:
             if args.command == "export":
-                rows = [i.to_row() for i in store.read_invoices(client, account=args.account,
+                rows = [invoice_row(i) for i in store.read_invoices(client, account=args.account,
                                                                 month=args.month)]
                 count = write_output(rows, args.output)
                 if args.output:

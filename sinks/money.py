@@ -1,10 +1,12 @@
 """The money tables (migrations 0008-0014): typed rows, idempotent writes, deduplicated reads.
 
 Writers: the balance agent (balances, orders, ledger, notifications), the invoicing job
-(invoices), ``botbill users add`` (users). Readers: the admin API, ``balances export``,
-``invoices export``. Every table is a ``ReplacingMergeTree`` on a deterministic key with an
-explicit version, read with ``FINAL`` (same on ClickHouse 18.16 and current), so writing the
-same rows again changes nothing and a higher version replaces a lower one.
+(invoices, as ``billing_rules.invoices.Invoice``: the header's ``total_cents`` is stored for
+SQL readers, and read back as the sum of the lines), ``botbill users add`` (users). Readers:
+the admin API, ``balances export``, ``invoices export``. Every table is a
+``ReplacingMergeTree`` on a deterministic key with an explicit version, read with ``FINAL``
+(same on ClickHouse 18.16 and current), so writing the same rows again changes nothing and
+a higher version replaces a lower one.
 
 Flush order and failures: each ``write_*`` is one INSERT per table (atomic per block in
 ClickHouse); a failure raises :class:`SinkUnavailable` and the caller retries the same rows
@@ -19,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from typing import Any
 
+from botbill.billing_rules.invoices import Invoice, InvoiceLine
 from botbill.billing_rules.timeutil import format_ms
 
 from ._driver import translated
@@ -26,8 +29,6 @@ from .exceptions import SinkError
 
 __all__ = [
     "BotBalance",
-    "Invoice",
-    "InvoiceLine",
     "LedgerEntry",
     "Notification",
     "Order",
@@ -97,39 +98,6 @@ class Order:
     payment_method: str
     payment_status: str = "pending"
     settled_at: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class InvoiceLine:
-    bot_id: str
-    kind: str
-    quantity: int
-    unit_price_cents: int
-    amount_cents: int
-
-
-@dataclass(frozen=True, slots=True)
-class Invoice:
-    """The MONEY_RULES §4 invoice row (``RCT-...`` ids are receipts)."""
-
-    invoice_id: str
-    account_id: str
-    period: str
-    status: str
-    lines: tuple[InvoiceLine, ...]
-    total_cents: int
-
-    def to_row(self) -> dict[str, Any]:
-        return {"invoice_id": self.invoice_id, "account_id": self.account_id,
-                "period": self.period, "status": self.status,
-                "lines": [{f.name: getattr(line, f.name) for f in fields(InvoiceLine)}
-                          for line in self.lines],
-                "total_cents": self.total_cents}
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Invoice:
-        return cls(row["invoice_id"], row["account_id"], row["period"], row["status"],
-                   tuple(InvoiceLine(**line) for line in row["lines"]), row["total_cents"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +220,6 @@ def write_invoice(client: Client, invoice: Invoice, *, version: int,
     - a draft at a lower version than the stored one is stale: a no-op;
     - a final invoice is written above every draft version.
     """
-    if sum(line.amount_cents for line in invoice.lines) != invoice.total_cents:
-        raise SinkError(f"invoices: invoice {invoice.invoice_id}: total_cents "
-                        f"{invoice.total_cents} is not the sum of its lines")
     stored = _latest_headers(client, {"invoice_id": invoice.invoice_id,
                                       "account_id": invoice.account_id})
     current = stored.get(invoice.invoice_id)
@@ -292,8 +257,8 @@ def _latest_headers(client: Client, params: Mapping[str, Any]) -> dict[str, tupl
 
 def read_invoices(client: Client, *, account: str | None = None, month: str | None = None,
                   invoice_id: str | None = None) -> list[Invoice]:
-    """Invoices and receipts as MONEY_RULES §4 rows, ordered by ``invoice_id``;
-    ``month`` ("YYYY-MM") selects the period."""
+    """Invoices and receipts, ordered by ``invoice_id`` (``billing_rules.invoices.invoice_row``
+    gives the MONEY_RULES §4 row); ``month`` ("YYYY-MM") selects the period."""
     headers = _latest_headers(client, {"account_id": account, "period": month,
                                        "invoice_id": invoice_id})
     if not headers:
@@ -305,9 +270,9 @@ def read_invoices(client: Client, *, account: str | None = None, month: str | No
     for row in _select(client, sql, {"ids": tuple(headers)}, "invoice_lines"):
         lines.setdefault((row[0], row[1], row[2]), []).append(InvoiceLine(*row[4:]))
     out = []
-    for inv_id, (acct, _, period, status, total, _issued, version) in headers.items():
+    for inv_id, (acct, _, period, status, _total, _issued, version) in headers.items():
         out.append(Invoice(inv_id, acct, period, status,
-                           tuple(lines.get((acct, inv_id, version), ())), total))
+                           tuple(lines.get((acct, inv_id, version), ()))))
     return out
 
 

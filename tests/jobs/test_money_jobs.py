@@ -14,7 +14,13 @@ import orjson
 import pytest
 
 from botbill.billing_rules.account_events import account_event_from_mapping
-from botbill.billing_rules.invoices import balance_rows, invoice_rows, invoices
+from botbill.billing_rules.invoices import (
+    InvoiceLine,
+    balance_rows,
+    invoice_row,
+    invoice_rows,
+    invoices,
+)
 from botbill.billing_rules.money import run_books
 from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession
 from botbill.billing_rules.timeutil import parse_rfc3339_ms
@@ -132,14 +138,14 @@ def test_invoices_run_is_idempotent_and_finals_carry_corrections(loaded: Any) ->
     client = loaded.client
     first = run_invoices(client, CATALOG, at("2026-03-02"))
     assert first.written and not first.kept_final
-    stored = [i.to_row() for i in store.read_invoices(client)]
+    stored = [invoice_row(i) for i in store.read_invoices(client)]
     assert canonical(stored) == expected("invoices", "2026-03-02")
     rows = _invoice_rows(client)
     again = run_invoices(client, CATALOG, at("2026-03-02"))
     assert not again.written and _invoice_rows(client) == rows
     # Stale: a run as of an earlier T never replaces what a later one wrote.
     run_invoices(client, CATALOG, at("2026-03-01"), months=["2026-03"])
-    assert canonical([i.to_row() for i in store.read_invoices(client)]) == canonical(stored)
+    assert canonical([invoice_row(i) for i in store.read_invoices(client)]) == canonical(stored)
 
     # Late: bot-s3b upgraded on 20 February, learned after February's invoice is final.
     late = {"type": "plan_change_requested", "event_id": "late-s3b", "account_id": "acct-s3",
@@ -161,8 +167,8 @@ def test_invoices_run_is_idempotent_and_finals_carry_corrections(loaded: Any) ->
     (march,) = store.read_invoices(client, invoice_id="INV-acct-s3-2026-03")
     assert march.status == "draft"
     assert [x for x in march.lines if x.kind == "adjustment"] == [
-        store.InvoiceLine("bot-s3b", "adjustment", 1, owed - billed, owed - billed)]
-    regular = [x for x in march.to_row()["lines"] if x["kind"] != "adjustment"]
+        InvoiceLine("bot-s3b", "adjustment", 1, owed - billed, owed - billed)]
+    regular = [x for x in invoice_row(march)["lines"] if x["kind"] != "adjustment"]
     assert regular == truth["INV-acct-s3-2026-03"]["lines"]
     # March final (as of 2 April) keeps the adjustment; April carries nothing more.
     run_invoices(client, CATALOG, at("2026-04-02"))
