@@ -12,8 +12,8 @@ import sys
 import pytest
 from pypdf import PdfReader
 
-from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession
-from botbill.sinks import ClickHouseStore, SinkBatch
+from botbill.billing_rules.timeutil import parse_rfc3339_ms
+from tests.e2e.pipeline import write_events
 
 from .conftest import (
     BOT_1_BALANCE,
@@ -256,21 +256,52 @@ def test_final_invoices_download_as_pdf_csv_json_and_drafts_do_not(world):
     assert "Receipt RCT-ord-paid-1" in receipt_text and "USD 100.00" in receipt_text
 
 
-def _seed_sessions(world):
-    a = world.accounts["a"]
-    start = NOW - 3 * DAY
-    usage = [SessionChange(UsageSession(a, "bot-1", "c1", "web", "u", start, start + 31 * 60_000,
-                                        i, start + (i - 1) * 900_000, start + i * 900_000),
-                           1, False) for i in (1, 2, 3)]
-    voided = SessionChange(UsageSession(a, "bot-1", "c2", "web", "u", start, start, 1, start,
-                                        start + 900_000), 2, True)
-    alerts = [AlertSession(a, "bot-1", f"al-{i}", NOW - i * DAY) for i in (1, 2, 40)]
-    with ClickHouseStore(world.clickhouse_url) as store:
-        store.write_batch(SinkBatch(usage_changes=[*usage, voided], alert_sessions=alerts))
+MIN = 60_000
 
 
-def test_usage_summary_and_sessions_export(world):
-    _seed_sessions(world)
+def _usage_events(account: str) -> list[dict]:
+    """Usage of bot-1, in file order (BILLING_RULES R3-R8, T = 15 min, SESSION = 15 min):
+    - c1: turns 12:00-12:31 on 7 March, one visit of 31 min -> sessions 1, 2, 3;
+    - c2: turns at 14:00 and 14:16 (two visits: 16 min > T), then one at 14:08 that arrives
+      last and merges them into one visit of 16 min -> sessions 1, 2; the stream must void
+      the session it had opened for the 14:16 visit;
+    - alerts 40, 2 and 1 days before NOW."""
+    day = NOW - 3 * DAY  # 2026-03-07T12:00
+    turns = [("c1", day, "USER"), ("c1", day + 10 * MIN, "BOT"), ("c1", day + 20 * MIN, "BOT"),
+             ("c1", day + 31 * MIN, "USER"), ("c2", day + 120 * MIN, "USER"),
+             ("c2", day + 136 * MIN, "USER"), ("c2", day + 128 * MIN, "BOT")]
+    events = [{"type": "conversation_turn", "event_id": f"t-{n}", "occurred_at": at,
+               "account_id": account, "bot_id": "bot-1", "conversation_id": conversation,
+               "user_id": "u", "channel": "web", "speaker": speaker}
+              for n, (conversation, at, speaker) in enumerate(turns)]
+    events += [{"type": "alert_delivered", "event_id": f"al-{i}", "occurred_at": NOW - i * DAY,
+                "account_id": account, "bot_id": "bot-1", "alert_id": f"al-{i}",
+                "user_id": "u", "channel": "web"} for i in (40, 2, 1)]
+    return events
+
+
+def test_usage_summary_and_sessions_export(world, tmp_path):
+    world.pipeline.produce_file(write_events(tmp_path / "usage.jsonl",
+                                             _usage_events(world.accounts["a"])))
+    day = NOW - 3 * DAY
+    expected = [("usage", "c1", 1, day), ("usage", "c1", 2, day + 15 * MIN),
+                ("usage", "c1", 3, day + 30 * MIN), ("usage", "c2", 1, day + 120 * MIN),
+                ("usage", "c2", 2, day + 135 * MIN),
+                ("alert", None, None, NOW - 2 * DAY), ("alert", None, None, NOW - DAY)]
+
+    def march_rows():
+        with world.client("ann") as http:
+            lines = http.get("/api/sessions/export",
+                             params={"from": "2026-03-01", "to": "2026-03-31"}).text
+        rows = [json.loads(line) for line in lines.splitlines()]
+        return [(r["kind"], r.get("conversation_id"), r.get("session_index"),
+                 parse_rfc3339_ms(r.get("billing_session_start") or r["delivered_at"]))
+                for r in rows]
+
+    world.wait_until(lambda: march_rows() == expected, "the stream's sessions of bot-1")
+    voided = world.pipeline.query("SELECT conversation_id, billing_session_start FROM "
+                                  "usage_sessions FINAL WHERE voided = 1")
+    assert [tuple(v) for v in voided] == [("c2", day + 136 * MIN)]  # the void happened
     with world.client("ann") as http:
         daily = http.get("/api/usage", params={"unit": "usage", "group": "day"}).json()
         alerts = http.get("/api/usage", params={"unit": "alert", "group": "month",
@@ -282,14 +313,12 @@ def test_usage_summary_and_sessions_export(world):
                           params={"from": "2026-03-01", "to": "2026-03-31", "format": "csv"})
         months = http.get("/api/sessions/export",
                           params={"from": "2026-01-01", "to": "2026-04-01"})
-    assert daily["buckets"] == [{"bucket": "2026-03-07T00:00:00.000Z", "sessions": 3}]
+    assert daily["buckets"] == [{"bucket": "2026-03-07T00:00:00.000Z", "sessions": 5}]
     assert alerts.json()["buckets"] == [{"bucket": "2026-01", "sessions": 1},
                                         {"bucket": "2026-03", "sessions": 2}]
     assert (too_long.status_code, too_long.json()["field"]) == (422, "to")
-    rows = [json.loads(line) for line in exported.text.splitlines()]
-    assert [(r["kind"], r.get("session_index")) for r in rows] == [
-        ("usage", 1), ("usage", 2), ("usage", 3), ("alert", None), ("alert", None)]
-    assert len(as_csv.text.splitlines()) == 1 + 5
+    assert len(exported.text.splitlines()) == len(expected)
+    assert len(as_csv.text.splitlines()) == 1 + len(expected)
     assert (months.status_code, months.json()["field"]) == (422, "to")
 
 
