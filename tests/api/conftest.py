@@ -124,7 +124,7 @@ def world(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "sam": add_user(client, a, "sam", "shared", now_ms=NOW),
             "bob": add_user(client, b, "bob", "admin", now_ms=NOW),
             "eve": add_user(client, e, "eve", "admin", now_ms=NOW),
-            "ops": add_user(client, f"ops-{uuid.uuid4().hex[:6]}", "olga", "operator",
+            "ops": add_user(client, "operators", "olga", "operator",
                             now_ms=NOW),
         }
         pipeline.produce_file(WORLD_EVENTS)
