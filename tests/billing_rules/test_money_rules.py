@@ -454,6 +454,11 @@ def test_an_unregistered_bot_has_no_balance_row() -> None:
     ({"type": "bot_registered", "plan_id": "", "owner_user_id": "o"}, "plan_id"),
     ({"type": "owner_changed"}, "owner_user_id"),
     ({"type": "no_such_event"}, "type"),
+    ({"type": "owner_changed", "owner_user_id": "o", "occurred_at": -10**14}, "occurred_at"),
+    ({"type": "owner_changed", "owner_user_id": "o", "occurred_at": "2201-01-01T00:00:00.000Z"},
+     "occurred_at"),
+    ({"type": "credits_granted", "grant_id": "g", "amount_cents": 5,
+      "expires_at": "2999-01-01T00:00:00.000Z"}, "expires_at"),
 ])
 def test_a_malformed_account_event_names_the_record_and_the_field(record: dict[str, Any],
                                                                    field: str) -> None:
