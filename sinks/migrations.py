@@ -43,7 +43,7 @@ class Migration(NamedTuple):
 def available_migrations() -> list[Migration]:
     """The migration files shipped with the package, in version order."""
     found: dict[str, Migration] = {}
-    for entry in (resources.files("sinks") / "migrations").iterdir():
+    for entry in (resources.files(__package__) / "migrations").iterdir():
         match = _FILE.fullmatch(entry.name)
         if match is None:
             if entry.name.endswith(".sql"):
