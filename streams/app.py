@@ -8,12 +8,14 @@ Faust's exactly-once.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import time
 from typing import Any
 
 import faust
+from faust.types import TP
 from prometheus_client import generate_latest
 
 from botbill.schemas import SchemaRegistryUnavailable
@@ -34,6 +36,8 @@ from .handlers import (
 )
 from .health import Progress
 from .metrics import Metrics
+from .offsets import BrokerOffsets, CommitWatch
+from .ordering import InputOrder
 from .settings import WorkerSettings
 from .sink import SinkWriter
 from .state_codec import STATE_CODEC
@@ -42,6 +46,7 @@ from .watermark import NO_WATERMARK, PartitionClock
 __all__ = ["create_app"]
 
 SWEEP_EVERY_SECONDS = 5.0
+BROKER_CHECK_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
@@ -101,6 +106,9 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
     conversation_handler = ConversationHandler(codec, settings, metrics)
     alert_handler = AlertHandler(codec, settings, metrics)
     writer = SinkWriter(ClickHouseStore(settings.clickhouse_url), codec, metrics, progress)
+    broker = BrokerOffsets(settings.bootstrap, settings.app_id)
+    commits = CommitWatch(settings.stall_seconds, time.monotonic())
+    orders = {agent: InputOrder() for agent in ("sessionizer", "alerts", "sink")}
     # event-time deadlines per partition, for sweeping closed conversations out of the table
     deadlines: dict[int, list[tuple[int, str, str]]] = {}
     alert_deadlines: dict[int, list[tuple[int, str]]] = {}
@@ -112,7 +120,6 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
                                                  headers=list(message.headers))
 
     async def to_dead_letters(message: Any, error: str) -> None:
-        metrics.invalid_events.labels(message.topic).inc()
         await send_all([dead_letter(codec, message.topic, message.partition, message.offset,
                                     message.key, message.value, error, now_ms())])
 
@@ -183,20 +190,71 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
             while heap and heap[0][0] < watermark:
                 alerts_seen.pop(heapq.heappop(heap)[1], None)
 
+    async def rewind(agent: str, topic: str, partition: int, offset: int) -> None:
+        """Seek a partition back to a message Faust skipped (see :mod:`streams.ordering`)."""
+        metrics.input_rewinds.labels(topic).inc()
+        log.warning("%s was handed %s[%s] past offset %s: seeking back to it", agent, topic,
+                    partition, offset)
+        tp = TP(topic, partition)
+        # Faust booked the skipped range as a compaction "gap" it may commit past: forget it
+        getattr(app.consumer, "_gap", {}).pop(tp, None)
+        await app.consumer.seek(tp, offset)
+
+    async def in_order(agent: str, message: Any) -> bool:
+        """Whether to process this message now (False: a redelivery, or past a hole)."""
+        order = orders[agent]
+        tp = (message.topic, message.partition)
+        if not order.knows(tp):
+            try:
+                start = await asyncio.get_running_loop().run_in_executor(
+                    None, broker.start_offset, tp)
+            except Exception as error:  # the broker is away: trust the delivery
+                log.warning("cannot read the committed offset of %s[%s]: %r", *tp, error)
+                start = message.offset
+            order.start(tp, start)
+        decision = order.decide(tp, message.offset, time.monotonic())
+        if decision == "rewind":
+            await rewind(agent, message.topic, message.partition, order.rewind_to(tp))
+        return decision == "process"
+
+    @app.on_partitions_revoked.connect
+    async def forget_order_on_revoke(sender: Any, *args: Any, **kwargs: Any) -> None:
+        for order in orders.values():
+            order.forget()
+
+    @app.on_partitions_assigned.connect
+    async def forget_order_on_assign(sender: Any, *args: Any, **kwargs: Any) -> None:
+        for order in orders.values():
+            order.forget()
+
+    @app.timer(1.0)
+    async def retry_rewinds() -> None:
+        now = time.monotonic()
+        for agent, order in orders.items():
+            for topic, partition in order.overdue(now):
+                await rewind(agent, topic, partition, order.rewind_to((topic, partition)))
+
     async def consume(agent: str, stream: faust.StreamT, process: Any) -> None:
-        """Decode errors go to the dead letters; the agent itself never stops on input."""
+        """Bad input goes to the dead letters; the agent itself never stops on input. A bug
+        (any other exception) is logged with its traceback and counted apart, and the
+        message parked in the dead letters too, so that one poison message cannot stall
+        billing."""
         async for event in stream.events():
             message = event.message
+            if not await in_order(agent, message):
+                continue
             started = time.perf_counter()
             metrics.events_consumed.labels(message.topic).inc()
             try:
                 await process(message)
             except InvalidMessage as error:
+                metrics.invalid_events.labels(message.topic).inc()
                 await to_dead_letters(message, str(error))
             except SchemaRegistryUnavailable:
                 raise  # not the message's fault: crash, restart, and read it again
             except Exception as error:  # a bug must not stall billing: park the message
-                log.exception("%s failed on %s[%s]@%s", agent, message.topic,
+                metrics.internal_errors.labels(agent).inc()
+                log.exception("internal error: %s failed on %s[%s]@%s", agent, message.topic,
                               message.partition, message.offset)
                 await to_dead_letters(message, f"internal error in {agent}: {error!r}")
             progress.processed(agent, message.topic, message.partition, message.offset,
@@ -214,11 +272,33 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
     @app.agent(sink_input)
     async def sink(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.sink_batch, within=settings.sink_within):
-            await writer.write(events)
+            kept = [event for event in events if await in_order("sink", event.message)]
+            if kept:
+                await writer.write(kept)
 
     @app.on_before_shutdown.connect
     async def stop_sink_retries(sender: Any, **kwargs: Any) -> None:
         writer.stopping.set()
+
+    @app.timer(BROKER_CHECK_SECONDS)
+    async def check_commits() -> None:
+        """Ask the broker, not Faust, whether committed offsets follow the input."""
+        try:
+            views = await asyncio.get_running_loop().run_in_executor(
+                None, broker.read, topics.SINK_TOPICS)
+        except Exception as error:  # Kafka away: the commits stand still, which shows
+            log.warning("cannot read committed offsets from the broker: %r", error)
+            views = {}
+        now = time.monotonic()
+        commits.observe(views, now)
+        for (topic, partition), view in commits.views.items():
+            metrics.partition_waiting.labels(topic, str(partition)).set(view.waiting)
+            metrics.partition_stalled_seconds.labels(topic, str(partition)).set(
+                commits.stalled_for((topic, partition), now))
+        stalled = commits.stalled(now)
+        metrics.stalled_partitions.set(len(stalled))
+        if stalled:
+            log.error("stalled: %s", commits.check(now)[1])
 
     @app.timer(5.0)
     async def update_lag() -> None:
@@ -238,9 +318,13 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         assignment = app.consumer.assignment()
         highwaters = {(tp.topic, tp.partition): app.consumer.highwater(tp) or 0
                       for tp in assignment}
-        healthy, why = progress.check(highwaters, time.monotonic())
+        now = time.monotonic()
+        agents_ok, agents_why = progress.check(highwaters, now)
+        broker_ok, broker_why = commits.check(now)
+        healthy, why = agents_ok and broker_ok, f"{agents_why}; {broker_why}"
         return self.json({"healthy": healthy, "detail": why}, status=200 if healthy else 503)
 
     app.botbill_metrics = metrics  # type: ignore[attr-defined]
     app.botbill_progress = progress  # type: ignore[attr-defined]
+    app.botbill_commits = commits  # type: ignore[attr-defined]
     return app
