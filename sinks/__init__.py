@@ -18,6 +18,7 @@ from .store import (
     RawEventRecord,
     SessionStore,
     SinkBatch,
+    UsageSnapshot,
 )
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "SinkBatch",
     "SinkError",
     "SinkUnavailable",
+    "UsageSnapshot",
     "UsageSummary",
     "billed_sessions",
     "connect",

@@ -22,6 +22,9 @@ __all__ = ["UsageSummary", "billed_sessions", "raw_events", "usage_revisions", "
 
 _BLOCK = {"max_block_size": 10_000}
 
+# A usage row is billed unless voided or superseded: the conversation's newest snapshot
+# (usage_snapshots) has a higher revision and covers the row's visit (the row starts after
+# the snapshot's closed_end). No snapshot joins as revision 0, which supersedes nothing.
 # Usage and alert rows in one stream, sorted exactly like billing_rules' row_sort_key:
 # (account, bot, 0 usage / 1 alert, conversation, start / delivered_at, index, event id).
 _BILLED = f"""
@@ -30,8 +33,19 @@ FROM
 (
     SELECT {", ".join(USAGE_COLUMNS)}, '' AS event_id, toInt64(0) AS delivered_at,
            toUInt8(0) AS kind, conversation_session_start AS at
-    FROM usage_sessions FINAL
-    WHERE voided = 0 {{usage}}
+    FROM
+    (
+        SELECT {", ".join(USAGE_COLUMNS)}, revision
+        FROM usage_sessions FINAL
+        WHERE voided = 0 {{usage}}
+    ) AS usage
+    ANY LEFT JOIN
+    (
+        SELECT account_id, bot_id, conversation_id, revision AS snapshot_revision,
+               closed_end AS snapshot_closed_end
+        FROM usage_snapshots FINAL
+    ) AS snapshot USING (account_id, bot_id, conversation_id)
+    WHERE revision >= snapshot_revision OR conversation_session_start <= snapshot_closed_end
     UNION ALL
     SELECT account_id, bot_id, '' AS conversation_id, '' AS channel, '' AS user_id,
            toInt64(0) AS conversation_session_start, toInt64(0) AS conversation_session_end,
@@ -58,9 +72,10 @@ class UsageSummary(NamedTuple):
 def billed_sessions(client: Client, *, account: str | None = None, bot: str | None = None,
                     day_from: date | None = None, day_to: date | None = None,
                     ) -> Iterator[UsageSession | AlertSession]:
-    """What is billed now: latest revision of every usage session, voided ones left out, and
-    the alert sessions, in ``row_sort_key`` order. ``day_from``/``day_to`` (inclusive) select
-    on the UTC billing day: a usage session's ``billing_session_start``, an alert's delivery.
+    """What is billed now: latest revision of every usage session, voided and superseded
+    ones left out (see ``_BILLED``), and the alert sessions, in ``row_sort_key`` order.
+    ``day_from``/``day_to`` (inclusive) select on the UTC billing day: a usage session's
+    ``billing_session_start``, an alert's delivery.
     """
     params: dict[str, Any] = {"account": account, "bot": bot,
                               "day_from": day_from, "day_to": day_to}

@@ -32,6 +32,7 @@ from .handlers import (
     conversation_table_key,
     dead_letter,
     decode_input,
+    load_state,
     now_ms,
 )
 from .health import Progress
@@ -89,6 +90,25 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
     # Faust derives a table's serializer from its value type only; the store and the
     # changelog topic are built lazily from this attribute, so setting it here is enough.
     conversations.value_serializer = STATE_CODEC
+    # Keys restored from the changelog, per partition, until their sweep is scheduled: a
+    # recovered conversation that never gets another event must still be closed and
+    # forgotten. Recorded by wrapping the batch apply (not an on_changelog_event hook, which
+    # runs per event inside recovery), and scheduled by the partition's next sweep, which
+    # runs inside stream iteration so its deletes go to the right changelog partition.
+    recovered: dict[int, set[str]] = {}
+    apply_batch = conversations.apply_changelog_batch
+
+    def apply_and_remember(batch: Any) -> None:
+        batch = list(batch)
+        for event in batch:
+            keys = recovered.setdefault(event.message.partition, set())
+            if event.message.value is None:
+                keys.discard(event.key)
+            else:
+                keys.add(event.key)
+        apply_batch(batch)
+
+    conversations.apply_changelog_batch = apply_and_remember  # type: ignore[method-assign]
     alerts_seen = app.Table(
         "alerts-seen", partitions=settings.partitions,
         schema=faust.Schema(key_type=str, value_type=int, key_serializer="json",
@@ -130,8 +150,18 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         last_sweep[kind, partition] = now
         return True
 
+    def schedule_recovered(partition: int) -> None:
+        heap = deadlines.setdefault(partition, [])
+        for key in recovered.pop(partition, ()):
+            stored = load_state(conversations.get(key))
+            if stored is not None:
+                bot_id = stored.key[1]
+                heapq.heappush(heap, (conversation_handler.deadline(stored, bot_id), key,
+                                      bot_id))
+
     def sweep_conversations(partition: int, watermark: int) -> None:
         """Runs inside stream iteration, so table writes go to this partition's changelog."""
+        schedule_recovered(partition)
         heap = deadlines.get(partition, [])
         while heap and heap[0][0] < watermark:
             _, key, bot_id = heapq.heappop(heap)
@@ -210,8 +240,8 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
                     None, broker.start_offset, tp)
             except Exception as error:  # the broker is away: trust the delivery
                 log.warning("cannot read the committed offset of %s[%s]: %r", *tp, error)
-                start = message.offset
-            order.start(tp, start)
+                start = None
+            order.start(tp, message.offset if start is None else start)
         decision = order.decide(tp, message.offset, time.monotonic())
         if decision == "rewind":
             await rewind(agent, message.topic, message.partition, order.rewind_to(tp))

@@ -5,7 +5,7 @@
 | BOTBILL_KAFKA_BOOTSTRAP | 127.0.0.1:9092 | Kafka bootstrap servers |
 | BOTBILL_CLICKHOUSE_URL | clickhouse://default@127.0.0.1:9000/botbill | ClickHouse |
 | BOTBILL_SCHEMA_REGISTRY_URL | (none) | Confluent wire format when set |
-| BOTBILL_TOPIC_PREFIX | (none) | namespace of a pipeline: prefixes its topics and its default app id |
+| BOTBILL_TOPIC_PREFIX | (none) | a pipeline's namespace: its topics and default app id |
 | BOTBILL_APP_ID | PREFIX + botbill | Faust app id: consumer group and changelog topic prefix |
 | BOTBILL_STORE | memory:// | table store (``rocksdb://`` in production) |
 | BOTBILL_TIMEOUT | 15m | default inactivity timeout T |

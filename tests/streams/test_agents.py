@@ -75,6 +75,20 @@ class FakeProducer:
                               m.partition))
 
 
+class NoBroker:
+    """Stands in for ``streams.offsets.BrokerOffsets``: no committed offsets to ask for, so
+    each partition starts where its first message is."""
+
+    def __init__(self, *args: Any) -> None:
+        pass
+
+    def start_offset(self, tp: tuple[str, int]) -> None:
+        return None
+
+    def read(self, topics: Any) -> dict[Any, Any]:
+        return {}
+
+
 @dataclass
 class Worker:
     app: faust.App
@@ -103,6 +117,7 @@ def make_worker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     def make(**overrides: Any) -> Worker:
         store = InMemoryStore()
         monkeypatch.setattr(app_module, "ClickHouseStore", lambda url: store)
+        monkeypatch.setattr(app_module, "BrokerOffsets", NoBroker)
         settings = WorkerSettings(**{"bootstrap": "127.0.0.1:1",
                                      "clickhouse_url": "clickhouse://default@127.0.0.1:1/x",
                                      "datadir": str(tmp_path / "worker"), "partitions": 2,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import orjson
 import pytest
@@ -24,7 +25,9 @@ from botbill.billing_rules.visits import bill_conversation
 from botbill.schemas.codec import AvroCodec
 from botbill.streams import topic_names as topics
 from botbill.streams.handlers import (
+    NO_CLOSED_VISIT,
     OCCURRED_AT_HEADER,
+    SNAPSHOT_MARKER_INDEX,
     AlertHandler,
     ConversationHandler,
     InvalidMessage,
@@ -53,17 +56,31 @@ GRACE = 5 * MINUTE  # default grace
 
 # --- reading what the handlers send ------------------------------------------------------
 
-def usage_changes(codec: AvroCodec, outgoing: Iterable[Outgoing]) -> list[SessionChange]:
-    """The ``usage-sessions`` messages, decoded with the codec."""
-    changes = []
+def _usage_records(codec: AvroCodec, outgoing: Iterable[Outgoing]) -> list[dict[str, Any]]:
+    records = []
     for message in outgoing:
         if message.topic != topics.USAGE_SESSIONS:
             continue
         name, record = codec.decode(message.value)
         assert name == "UsageSessionChange"
+        records.append(record)
+    return records
+
+
+def usage_changes(codec: AvroCodec, outgoing: Iterable[Outgoing]) -> list[SessionChange]:
+    """The session changes among the ``usage-sessions`` messages (snapshot markers apart)."""
+    changes = []
+    for record in _usage_records(codec, outgoing):
+        if record["session_index"] == SNAPSHOT_MARKER_INDEX:
+            continue
         revision, voided = record.pop("revision"), record.pop("voided")
         changes.append(SessionChange(UsageSession(**record), revision, voided))
     return changes
+
+
+def snapshot_markers(codec: AvroCodec, outgoing: Iterable[Outgoing]) -> list[dict[str, Any]]:
+    return [r for r in _usage_records(codec, outgoing)
+            if r["session_index"] == SNAPSHOT_MARKER_INDEX]
 
 
 def only(outgoing: list[Outgoing], topic: str) -> list[Outgoing]:
@@ -195,11 +212,14 @@ def test_a_session_opens_at_once_keyed_by_bot_with_its_event_time(
         sessionizer: Sessionizer, events: EventFactory, codec: AvroCodec) -> None:
     turn = events.turn(0, "USER")
     out = sessionizer.feed(turn)
-    assert [m.topic for m in out] == [topics.USAGE_SESSIONS]
-    assert out[0].key == b"bot-a"
+    assert [m.topic for m in out] == [topics.USAGE_SESSIONS] * 2  # the session, the marker
+    assert {m.key for m in out} == {b"bot-a"}  # one partition: the marker comes after
     assert dict(out[0].headers) == {OCCURRED_AT_HEADER: str(turn.occurred_at).encode()}
     [change] = usage_changes(codec, out)
     assert not change.voided and change.revision >= 1
+    [marker] = snapshot_markers(codec, out[1:])
+    assert (marker["conversation_id"], marker["revision"]) == ("c1", change.revision)
+    assert marker["conversation_session_start"] == NO_CLOSED_VISIT
     assert change.session == UsageSession("acct-1", "bot-a", "c1", "web", "u-1", T0, T0, 1,
                                           T0, T0)
 
@@ -211,11 +231,14 @@ def test_a_redelivery_resends_the_snapshot_and_changes_nothing(
     sessionizer.feed(first)
     sessionizer.feed(second)
     before = dict(sessionizer.states)
-    resent = usage_changes(codec, sessionizer.feed(first))
+    out = sessionizer.feed(first)
+    resent = usage_changes(codec, out)
     assert sessionizer.states == before
     assert sorted((c.session for c in resent), key=lambda s: s.identity) == \
         billed_by_batch([first, second])
-    earlier = usage_changes(codec, sessionizer.sent[:-len(resent)])
+    [marker] = snapshot_markers(codec, out)
+    assert marker["revision"] == resent[0].revision
+    earlier = usage_changes(codec, sessionizer.sent[:-len(out)])
     # the snapshot is the current truth: it must not lose to anything sent before it
     assert min(c.revision for c in resent) >= max(c.revision for c in earlier)
     assert sample(metrics, "botbill_duplicate_events", topic=topics.CONVERSATION_TURNS) == 1
@@ -288,7 +311,7 @@ def test_a_visit_is_open_until_event_time_passes_end_plus_timeout_plus_grace(
     sessionizer.feed(first)
     edge = first.occurred_at + T + GRACE  # the open visit ends at its only event
     in_time = sessionizer.feed(events.turn(1, "USER"), watermark=edge)
-    assert [m.topic for m in in_time] == [topics.USAGE_SESSIONS]
+    assert {m.topic for m in in_time} == {topics.USAGE_SESSIONS}
     too_late = sessionizer.feed(events.turn(1, "USER"), watermark=edge + MINUTE + 1)
     assert [m.topic for m in too_late] == [topics.LATE_EVENTS]
 
