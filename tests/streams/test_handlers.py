@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -456,3 +457,72 @@ def test_an_alert_older_than_the_dedup_window_is_late(alerts: AlertHandler,
     assert (record["event_type"], record["watermark"]) == ("alert_delivered", edge + 1)
     assert event_from_mapping(orjson.loads(record["payload"])) == alert
     assert sample(metrics, "botbill_late_events", topic=topics.ALERTS_DELIVERED) == 1
+
+
+# --- crash-exactness: a lost history is outranked -------------------------------------------
+
+def _stored_by_sink(codec: AvroCodec, sent: list[Outgoing]) -> list[UsageSession]:
+    """What the export shows after the sink wrote ``sent`` (snapshot rule included)."""
+    from botbill.sinks.store import InMemoryStore
+    from botbill.streams.sink import build_batch
+
+    messages = [SimpleNamespace(topic=m.topic, partition=0, offset=i, key=m.key, value=m.value,
+                                headers=m.headers) for i, m in enumerate(sent)]
+    store = InMemoryStore()
+    store.write_batch(build_batch(codec, messages)[0])
+    return sorted((s for s in store.billed() if isinstance(s, UsageSession)),
+                  key=lambda s: s.identity)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_crash_that_loses_state_and_rereads_in_another_order_bills_as_the_batch(
+        seed: int, make_sessionizer: Callable[..., Sessionizer], codec: AvroCodec) -> None:
+    """SIGKILL after the output of events ``[:cut]`` went out but before their state was
+    stored: the worker restarts from the state after ``[:saved]`` and re-reads the rest, the
+    two input topics interleaved differently. Whatever the lost history sent must not stay
+    billed: the export equals the batch biller's answer."""
+    rng = random.Random(seed)
+    all_events = [e for e in generated(seed, count=400) if not isinstance(e, AlertDelivered)]
+    saved = rng.randrange(0, len(all_events) // 2)
+    cut = rng.randrange(saved, len(all_events))
+    lost = make_sessionizer()
+    for event in all_events[:cut]:
+        lost.feed(event)
+    recovered = make_sessionizer()
+    for event in all_events[:saved]:
+        recovered.feed(event)
+    recovered.sent.clear()  # its output is the lost history's, already in `lost.sent`
+    rest = all_events[saved:]
+    turns = [e for e in rest if e.type == "conversation_turn"]
+    handoffs = [e for e in rest if e.type != "conversation_turn"]
+    while turns or handoffs:  # another interleaving of the two topics, each in its order
+        source = turns if (turns and (not handoffs or rng.random() < 0.5)) else handoffs
+        recovered.feed(source.pop(0))
+    assert _stored_by_sink(codec, lost.sent + recovered.sent) == billed_by_batch(all_events)
+
+
+def test_a_session_only_the_lost_history_had_is_superseded(
+        make_sessionizer: Callable[..., Sessionizer], events: EventFactory,
+        codec: AvroCodec) -> None:
+    """Turns at 0 and 20 min are two visits; a handoff at 10 min (other topic) merges them.
+    The lost history read the turn at 20 before the handoff and billed a visit at 20 min;
+    after the crash the handoff is read first, so the recovered state never knows that
+    visit and never voids it: only the newer snapshot takes it out of the export."""
+    first, merging, second = (events.turn(0, "USER"), events.handoff(10, "STARTED"),
+                              events.turn(20, "USER"))
+    lost = make_sessionizer()
+    for event in (first, second):
+        lost.feed(event)
+    orphan = [c.session for c in usage_changes(codec, lost.sent)
+              if c.session.conversation_session_start == second.occurred_at]
+    assert orphan  # the lost history billed a visit at 20 min
+    recovered = make_sessionizer()
+    recovered.feed(first)
+    recovered.sent.clear()
+    for event in (merging, second):
+        recovered.feed(event)
+    assert not any(c.session.conversation_session_start == second.occurred_at
+                   for c in usage_changes(codec, recovered.sent))  # never voided by it
+    stored = _stored_by_sink(codec, lost.sent + recovered.sent)
+    assert stored == billed_by_batch([first, merging, second])
+    assert orphan[0] not in stored
