@@ -48,6 +48,7 @@ __all__ = ["create_app"]
 
 SWEEP_EVERY_SECONDS = 5.0
 BROKER_CHECK_SECONDS = 5.0
+INTERNAL_ATTEMPTS = 5  # tries of a message that raised an internal error (~15 s of backoff)
 log = logging.getLogger(__name__)
 
 
@@ -265,28 +266,37 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
                 await rewind(agent, topic, partition, order.rewind_to((topic, partition)))
 
     async def consume(agent: str, stream: faust.StreamT, process: Any) -> None:
-        """Bad input goes to the dead letters; the agent itself never stops on input. A bug
-        (any other exception) is logged with its traceback and counted apart, and the
-        message parked in the dead letters too, so that one poison message cannot stall
-        billing."""
+        """Bad input goes to the dead letters; the agent itself never stops on input. Any
+        other exception is an internal error, not bad input: logged with its traceback,
+        counted apart (``botbill_internal_errors``) and retried with backoff (it is often
+        passing, e.g. a changelog topic's metadata not there yet); only a message that
+        keeps failing is parked in the dead letters, so one poison message cannot stall
+        billing for good."""
         async for event in stream.events():
             message = event.message
             if not await in_order(agent, message):
                 continue
             started = time.perf_counter()
             metrics.events_consumed.labels(message.topic).inc()
-            try:
-                await process(message)
-            except InvalidMessage as error:
-                metrics.invalid_events.labels(message.topic).inc()
-                await to_dead_letters(message, str(error))
-            except SchemaRegistryUnavailable:
-                raise  # not the message's fault: crash, restart, and read it again
-            except Exception as error:  # a bug must not stall billing: park the message
-                metrics.internal_errors.labels(agent).inc()
-                log.exception("internal error: %s failed on %s[%s]@%s", agent, message.topic,
-                              message.partition, message.offset)
-                await to_dead_letters(message, f"internal error in {agent}: {error!r}")
+            for attempt in range(1, INTERNAL_ATTEMPTS + 1):
+                try:
+                    await process(message)
+                except InvalidMessage as error:
+                    metrics.invalid_events.labels(message.topic).inc()
+                    await to_dead_letters(message, str(error))
+                except SchemaRegistryUnavailable:
+                    raise  # not the message's fault: crash, restart, and read it again
+                except Exception as error:
+                    metrics.internal_errors.labels(agent).inc()
+                    log.exception("internal error (attempt %d of %d): %s failed on %s[%s]@%s",
+                                  attempt, INTERNAL_ATTEMPTS, agent, message.topic,
+                                  message.partition, message.offset)
+                    if attempt < INTERNAL_ATTEMPTS:  # often passing (topic metadata)
+                        await asyncio.sleep(0.5 * 2 ** attempt)
+                        continue
+                    # a bug must not stall billing for good: park the message
+                    await to_dead_letters(message, f"internal error in {agent}: {error!r}")
+                break
             progress.processed(agent, message.topic, message.partition, message.offset,
                                time.monotonic())
             metrics.processing_seconds.labels(agent).observe(time.perf_counter() - started)
