@@ -229,7 +229,9 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         tp = TP(topic, partition)
         # Faust booked the skipped range as a compaction "gap" it may commit past: forget it
         getattr(app.consumer, "_gap", {}).pop(tp, None)
-        await app.consumer.seek(tp, offset)
+        # seek_wait runs in the consumer's own thread: Consumer.seek calls aiokafka from this
+        # one, which can lose the fetcher's wake-up and stop fetching for good
+        await app.consumer.seek_wait({tp: offset})
 
     async def in_order(agent: str, message: Any) -> bool:
         """Whether to process this message now (False: a redelivery, or past a hole)."""
@@ -347,6 +349,20 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
                       for tp in assignment}
         for agent, lag in progress.lag(highwaters).items():
             metrics.consumer_lag.labels(agent).set(lag)
+
+    @app.task
+    async def dump_tasks_on_sigusr1() -> None:
+        """``kill -USR1 <worker>`` logs every asyncio task's stack: what a stuck agent
+        awaits (a thread dump shows only an idle event loop)."""
+        import signal as _signal
+
+        def dump() -> None:
+            for task in asyncio.all_tasks():
+                frames = task.get_stack(limit=12)
+                where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in frames)
+                log.warning("task %s: %s", task.get_name(), where)
+
+        asyncio.get_running_loop().add_signal_handler(_signal.SIGUSR1, dump)
 
     @app.page("/metrics")
     async def metrics_page(self: Any, request: Any) -> Any:
