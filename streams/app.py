@@ -245,10 +245,16 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
                 log.warning("cannot read the committed offset of %s[%s]: %r", *tp, error)
                 start = None
             order.start(tp, message.offset if start is None else start)
+        before = order.expected.get(tp)
         decision = order.decide(tp, message.offset, time.monotonic())
         if decision == "rewind":
             await rewind(agent, message.topic, message.partition, order.rewind_to(tp))
-        return decision == "process"
+        elif decision == "accept":
+            metrics.input_holes.labels(message.topic).inc()
+            log.error("%s: offsets %s..%s of %s[%s] never came after %d rewinds; going on "
+                      "without them", agent, before, message.offset - 1, message.topic,
+                      message.partition, order.max_rewinds)
+        return decision in ("process", "accept")
 
     @app.on_partitions_revoked.connect
     async def forget_order_on_revoke(sender: Any, *args: Any, **kwargs: Any) -> None:

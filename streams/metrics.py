@@ -28,6 +28,10 @@ class Metrics:
         self.input_rewinds = Counter(
             "botbill_input_rewinds", "Times an agent was handed a partition's messages past "
             "a hole and sought back to the missing offset", ["topic"], registry=r)
+        self.input_holes = Counter(
+            "botbill_input_holes", "Holes in a partition's offsets that rewinds could not "
+            "fill (accepted and logged as errors; should never happen)", ["topic"],
+            registry=r)
         self.partition_waiting = Gauge(
             "botbill_partition_waiting", "Per partition the worker reads, as the broker sees "
             "it: log end offset minus the group's committed offset", ["topic", "partition"],

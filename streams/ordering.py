@@ -24,7 +24,7 @@ from typing import Literal
 __all__ = ["Decision", "InputOrder"]
 
 TopicPartition = tuple[str, int]
-Decision = Literal["process", "duplicate", "rewind", "wait"]
+Decision = Literal["process", "duplicate", "rewind", "wait", "accept"]
 
 
 @dataclass
@@ -39,7 +39,7 @@ class InputOrder:
     """The next offset each partition must deliver; the clock is passed in."""
 
     retry_seconds: float = 2.0
-    max_rewinds: int = 5
+    max_rewinds: int = 30  # ~1 min: a rewind can take a few tries while fetched data drains
     expected: dict[TopicPartition, int] = field(default_factory=dict)
     rewinds: dict[TopicPartition, _Rewind] = field(default_factory=dict)
 
@@ -59,7 +59,8 @@ class InputOrder:
     def decide(self, tp: TopicPartition, offset: int, now: float) -> Decision:
         """What to do with the message at ``offset``: ``process`` it (and expect the next),
         drop it as a ``duplicate``, or drop it and ``rewind`` to :meth:`rewind_to` (or
-        ``wait`` for a rewind already asked)."""
+        ``wait`` for a rewind already asked); ``accept``: process it although the offsets
+        before it never came (the caller must say so loudly)."""
         want = self.expected.get(tp)
         if want is None or offset == want:
             self.expected[tp] = offset + 1
@@ -76,7 +77,7 @@ class InputOrder:
         if pending.tries >= self.max_rewinds:  # the offsets really are not there
             self.expected[tp] = offset + 1
             del self.rewinds[tp]
-            return "process"
+            return "accept"
         pending.tries += 1
         pending.asked_at = now
         return "rewind"

@@ -55,8 +55,7 @@ def test_a_hole_that_stays_is_accepted_after_max_rewinds() -> None:
     order.start(TP, 0)
     decisions = [order.decide(TP, 4, now=float(t)) for t in range(0, 8)]
     assert decisions.count("rewind") == 3
-    assert decisions[-1] in ("process", "duplicate")
-    assert "process" in decisions
+    assert decisions.count("accept") == 1
     assert order.decide(TP, 5, now=9.0) == "process"
 
 
