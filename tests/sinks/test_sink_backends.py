@@ -288,3 +288,18 @@ def test_the_in_memory_store_supersedes_like_the_query(records):
     store.write_batch(SinkBatch(usage_changes=[SessionChange(kept, 4, False)],
                                 usage_snapshots=[_snapshot(records, 4)]))
     assert store.billed() == [kept]
+
+
+def test_the_finance_views_leave_superseded_sessions_out(backend, records):
+    lost = records.usage(1, start=records.t0, conversation="c9")
+    kept = records.usage(1, start=records.t0 + MINUTE, conversation="c9")
+    backend.write(SinkBatch(usage_changes=[SessionChange(lost, 3, False)],
+                            usage_snapshots=[_snapshot(records, 3, conversation="c9")]))
+    backend.write(SinkBatch(usage_changes=[SessionChange(kept, 4, False)],
+                            usage_snapshots=[_snapshot(records, 4, conversation="c9")]))
+    daily = backend.client.execute(
+        "SELECT bot_id, day, usage_sessions FROM bot_usage_daily "
+        "WHERE account_id = %(a)s ORDER BY bot_id, day", {"a": records.account})
+    assert daily == [("bot-a", date(2026, 11, 1), 1)]
+    assert [s.usage_sessions for s in usage_summary(backend.client,
+                                                    account=records.account)] == [1]
