@@ -338,7 +338,9 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
             log.warning("cannot read committed offsets from the broker: %r", error)
             views = {}
         now = time.monotonic()
-        commits.observe(views, now)
+        assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+        commits.retain(assigned)
+        commits.observe({tp: view for tp, view in views.items() if tp in assigned}, now)
         for (topic, partition), view in commits.views.items():
             metrics.partition_waiting.labels(topic, str(partition)).set(view.waiting)
             metrics.partition_stalled_seconds.labels(topic, str(partition)).set(

@@ -54,6 +54,14 @@ class CommitWatch:
                 self.moved_at[tp] = now  # moved, idle, or input only just arrived
             self.views[tp] = view
 
+    def retain(self, tps: Iterable[TopicPartition]) -> None:
+        """Watch only these partitions (this worker's assignment): another worker's stall is
+        that worker's to report."""
+        keep = set(tps)
+        for tp in [tp for tp in self.views if tp not in keep]:
+            del self.views[tp]
+            self.moved_at.pop(tp, None)
+
     def stalled_for(self, tp: TopicPartition, now: float) -> float:
         """Seconds partition ``tp`` has had input waiting without a commit (0: not stuck)."""
         view = self.views.get(tp)

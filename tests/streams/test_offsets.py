@@ -60,3 +60,13 @@ def test_a_broker_that_does_not_answer_lets_the_stall_clock_run() -> None:
     watch.observe({TP: PartitionView(0, 5)}, now=1.0)
     watch.observe({}, now=30.0)  # the read failed: nothing new, nothing forgotten
     assert not watch.check(now=STALL + 1)[0]
+
+
+def test_only_the_retained_partitions_are_watched() -> None:
+    watch = CommitWatch(STALL, started_at=0.0)
+    other = ("turns", 1)  # now another worker's partition
+    watch.observe({TP: PartitionView(0, 0), other: PartitionView(0, 5)}, now=0.0)
+    assert not watch.check(now=STALL + 1)[0]
+    watch.retain([TP])
+    assert watch.check(now=STALL + 1)[0]
+    assert watch.waiting() == 0
