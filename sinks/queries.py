@@ -18,7 +18,8 @@ from botbill.billing_rules.sessions import AlertSession, UsageSession
 from ._driver import translated
 from ._tables import EVENT_COLUMNS, USAGE_COLUMNS, event_mapping
 
-__all__ = ["UsageSummary", "billed_sessions", "raw_events", "usage_revisions", "usage_summary"]
+__all__ = ["UsageSummary", "billed_sessions", "raw_events", "snapshot_revisions",
+           "usage_revisions", "usage_summary"]
 
 _BLOCK = {"max_block_size": 10_000}
 
@@ -118,6 +119,20 @@ def usage_revisions(client: Client, conversation_ids: Iterable[str],
     with translated("usage_sessions"):
         rows = client.execute(sql, {"ids": tuple(ids)})
     return {(a, b, c, int(start), int(index)): int(rev) for a, b, c, start, index, rev in rows}
+
+
+def snapshot_revisions(client: Client, conversation_ids: Iterable[str],
+                       ) -> dict[tuple[str, str, str], int]:
+    """The newest snapshot revision per conversation (account, bot, conversation), for
+    these conversations: a correction must ride above it, or the snapshot supersedes it."""
+    ids = sorted(set(conversation_ids))
+    if not ids:
+        return {}
+    sql = ("SELECT account_id, bot_id, conversation_id, max(revision) FROM usage_snapshots "
+           "WHERE conversation_id IN %(ids)s GROUP BY account_id, bot_id, conversation_id")
+    with translated("usage_snapshots"):
+        rows = client.execute(sql, {"ids": tuple(ids)})
+    return {(a, b, c): int(rev) for a, b, c, rev in rows}
 
 
 def usage_summary(client: Client, *, account: str | None = None, bot: str | None = None,
