@@ -48,6 +48,7 @@ __all__ = ["create_app"]
 
 SWEEP_EVERY_SECONDS = 5.0
 BROKER_CHECK_SECONDS = 5.0
+NUDGE_SECONDS = 15.0  # input waiting and no commit this long: re-read from the commit
 INTERNAL_ATTEMPTS = 5  # tries of a message that raised an internal error (~15 s of backoff)
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
     broker = BrokerOffsets(settings.bootstrap, settings.app_id)
     commits = CommitWatch(settings.stall_seconds, time.monotonic())
     orders = {agent: InputOrder() for agent in ("sessionizer", "alerts", "sink")}
+    nudged: dict[tuple[str, int], float] = {}
     # event-time deadlines per partition, for sweeping closed conversations out of the table
     deadlines: dict[int, list[tuple[int, str, str]]] = {}
     alert_deadlines: dict[int, list[tuple[int, str]]] = {}
@@ -349,6 +351,23 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         metrics.stalled_partitions.set(len(stalled))
         if stalled:
             log.error("stalled: %s", commits.check(now)[1])
+        if writer.failing_since is None:  # (a ClickHouse outage holds commits on purpose)
+            for tp, view in list(commits.views.items()):
+                if (commits.stalled_for(tp, now) >= NUDGE_SECONDS
+                        and now - nudged.get(tp, 0.0) >= NUDGE_SECONDS):
+                    nudged[tp] = now
+                    await nudge(tp, view.committed, view.waiting)
+
+    async def nudge(tp: tuple[str, int], committed: int, waiting: int) -> None:
+        """Input waits on ``tp`` and nothing commits: messages past the committed offset
+        were skipped with nothing after them to reveal the hole (the tail of a partition).
+        Reading the partition again from its committed offset fills it; what the agents
+        already processed comes again and is dropped as a redelivery."""
+        metrics.partition_nudges.labels(tp[0]).inc()
+        log.warning("%s[%s]: %d messages past the committed offset %d and no commit for "
+                    "%.0fs: reading it again from there", tp[0], tp[1], waiting, committed,
+                    NUDGE_SECONDS)
+        await app.consumer.seek_wait({TP(*tp): committed})
 
     @app.timer(5.0)
     async def update_lag() -> None:

@@ -28,6 +28,9 @@ class Metrics:
         self.input_rewinds = Counter(
             "botbill_input_rewinds", "Times an agent was handed a partition's messages past "
             "a hole and sought back to the missing offset", ["topic"], registry=r)
+        self.partition_nudges = Counter(
+            "botbill_partition_nudges", "Times a partition with input waiting and no commit "
+            "was read again from its committed offset", ["topic"], registry=r)
         self.input_holes = Counter(
             "botbill_input_holes", "Holes in a partition's offsets that rewinds could not "
             "fill (accepted and logged as errors; should never happen)", ["topic"],

@@ -13,7 +13,9 @@ expected offset; drop an offset already processed (a redelivery after a rewind);
 offset past the expected one, drop it and ask for a *rewind* (the agent seeks the partition
 back to the expected offset). A rewind is asked again while nothing arrives, and given up
 (the hole accepted, loudly) only if the same offset stays missing after ``max_rewinds``
-tries, which a healthy log never does.
+tries, which a healthy log never does. A hole at the *tail* of a partition has no later
+message to reveal it; the worker finds that one in the broker's view (input waiting, no
+commit) and reads the partition again from its committed offset (``streams.app``).
 """
 
 from __future__ import annotations
