@@ -48,8 +48,8 @@ class CommitWatch:
     def observe(self, views: Mapping[TopicPartition, PartitionView], now: float) -> None:
         for tp, view in views.items():
             before = self.views.get(tp)
-            if before is None:
-                self.moved_at[tp] = self.started_at if view.waiting else now
+            if before is None:  # newly assigned: its clock starts now
+                self.moved_at[tp] = now
             elif view.committed != before.committed or not (view.waiting and before.waiting):
                 self.moved_at[tp] = now  # moved, idle, or input only just arrived
             self.views[tp] = view

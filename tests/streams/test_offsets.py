@@ -48,18 +48,20 @@ def test_a_stall_clears_once_the_commit_moves() -> None:
     assert watch.check(now=STALL + 3)[0]
 
 
-def test_input_waiting_since_the_start_counts_from_the_worker_start() -> None:
+def test_a_partition_s_clock_starts_when_it_is_first_seen() -> None:
+    # e.g. assigned only after a crashed member's session timed out: not stalled at once
     watch = CommitWatch(STALL, started_at=100.0)
     watch.observe({TP: PartitionView(0, 5)}, now=150.0)
-    assert watch.stalled_for(TP, now=150.0) == 50.0
-    assert not watch.check(now=100 + STALL + 1)[0]
+    assert watch.stalled_for(TP, now=150.0) == 0.0
+    assert watch.check(now=150 + STALL - 1)[0]
+    assert not watch.check(now=150 + STALL + 1)[0]
 
 
 def test_a_broker_that_does_not_answer_lets_the_stall_clock_run() -> None:
     watch = CommitWatch(STALL, started_at=0.0)
     watch.observe({TP: PartitionView(0, 5)}, now=1.0)
     watch.observe({}, now=30.0)  # the read failed: nothing new, nothing forgotten
-    assert not watch.check(now=STALL + 1)[0]
+    assert not watch.check(now=STALL + 2)[0]
 
 
 def test_only_the_retained_partitions_are_watched() -> None:
