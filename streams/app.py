@@ -21,6 +21,7 @@ from botbill.schemas.codec import AvroCodec
 from botbill.sinks.clickhouse import ClickHouseStore
 
 from . import topic_names as topics
+from .balance_agent import install_balance_agent
 from .handlers import (
     AlertHandler,
     ConversationHandler,
@@ -101,6 +102,7 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
     conversation_handler = ConversationHandler(codec, settings, metrics)
     alert_handler = AlertHandler(codec, settings, metrics)
     writer = SinkWriter(ClickHouseStore(settings.clickhouse_url), codec, metrics, progress)
+    install_balance_agent(app, settings, codec, metrics, progress)
     # event-time deadlines per partition, for sweeping closed conversations out of the table
     deadlines: dict[int, list[tuple[int, str, str]]] = {}
     alert_deadlines: dict[int, list[tuple[int, str]]] = {}

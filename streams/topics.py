@@ -7,7 +7,8 @@ conversation's events from its state.
 
 Only ``bot-entitlements`` is compacted (its latest value per bot *is* the entitlement);
 other outputs are keyed by ``bot_id`` (one key, many sessions or entries), so compaction
-would drop data. Faust's own changelog topics are compacted too (Faust creates them). The broker runs with ``auto.create.topics.enable=false``, so run this before producing.
+would drop data. Faust's own changelog topics are compacted too (Faust creates them). The
+broker runs with ``auto.create.topics.enable=false``, so run this before producing.
 
 | variable | default | meaning |
 |---|---|---|
