@@ -204,23 +204,24 @@ def install_balance_agent(app: faust.App, settings: WorkerSettings, codec: AvroC
         for partition, key, state in states:
             store(partition, key, state)
 
-    async def handle(events: list[Any]) -> None:
-        messages = [e.message for e in events]
-        for message in messages:
-            message.incref()  # pinned until written: see the module docstring
+    def absorb(messages: list[Any]) -> tuple[dict[str, tuple[int, dict[str, Any]]],
+                                             list[Outgoing]]:
+        """Each message into its bot's state: ``(touched bots, dead letters)``."""
         touched: dict[str, tuple[int, dict[str, Any]]] = {}
         dead: list[Outgoing] = []
         now = time.monotonic()
         for m in messages:
             gauges.messages.labels(m.topic).inc()
             try:
-                item: AccountInput | SessionInput = handler.decode(m.topic, m.value, m.headers)
+                item: AccountInput | SessionInput = handler.decode(m.topic, m.value,
+                                                                   m.headers)
             except (InvalidMessage, KeyError, TypeError, ValueError) as error:
                 gauges.rejections.labels("shape").inc()
                 metrics.invalid_events.labels(m.topic).inc()
-                dead.append(dead_letter(codec, m.topic, m.partition, m.offset, m.key, m.value,
-                                        str(error) if isinstance(error, InvalidMessage)
-                                        else f"not a valid record: {error!r}", now_ms()))
+                reason = (str(error) if isinstance(error, InvalidMessage)
+                          else f"not a valid record: {error!r}")
+                dead.append(dead_letter(codec, m.topic, m.partition, m.offset, m.key,
+                                        m.value, reason, now_ms()))
                 continue
             clock.observe(m.topic, m.partition, item.at, now, now_ms())
             key = bot_key(item.account_id, item.bot_id)
@@ -229,7 +230,14 @@ def install_balance_agent(app: faust.App, settings: WorkerSettings, codec: AvroC
                 state = handler.new_state(item.account_id, item.bot_id)
             handler.absorb(state, item, m.offset)
             touched[key] = (partition, state)
-        async with lock:
+        return touched, dead
+
+    async def handle(events: list[Any]) -> None:
+        messages = [e.message for e in events]
+        for message in messages:
+            message.incref()  # pinned until written: see the module docstring
+        async with lock:  # the timer recomputes too: one bot, one writer at a time
+            touched, dead = absorb(messages)
             await send(dead)
             for partition in {p for p, _ in touched.values()}:
                 _pop_due(partition, touched)
