@@ -5,12 +5,15 @@ on the real stack (not part of the suite).
                                              [--balance-batch B] [--keep]
 
 Builds an isolated pipeline (``tests/e2e/pipeline.py``: unique topic prefix, database, app
-id, metrics port), pre-loads a money workload (N standard bots, each with V one-session
-conversations and A alerts over 30 days, plus their registrations) with ``botbill produce
---from``, then starts the worker and scrapes ``/metrics`` every 0.2 s:
+id, metrics port), pre-loads two money workloads (each N standard bots with V one-session
+conversations and A alerts over 30 days, plus their registrations): one as raw events for
+the sessionizer (``botbill produce --from``), one straight onto the balance agent's inputs
+(session changes, alert sessions, account events, as the agents would write them), so that
+neither agent waits for the other. Then it starts the worker and scrapes ``/metrics`` every
+0.2 s (both agents share the CPU, as in production):
 
 - sessionizer + alert agent: input messages consumed / seconds from the first to the last;
-- balance agent: its input messages (usage-sessions, alert-sessions, account-events) /
+- balance agent: its input messages (the pre-loaded ones and the sessionizer's output) /
   seconds from its first to the moment it has consumed them all;
 - the ratio of the two (the machine is shared: compare ratios within one run), the
   recompute-time quantiles (``botbill_balance_recompute_seconds``) and how many bots were
@@ -42,11 +45,14 @@ DAY = 1_440 * MIN
 START = parse_rfc3339_ms("2026-05-01T00:00:00.000Z")
 
 
-def workload(bots: int, visits: int, alerts: int, seed: int = 1) -> list[dict[str, Any]]:
+def workload(bots: int, visits: int, alerts: int, tag: str,
+             seed: int = 1) -> list[dict[str, Any]]:
+    """Registrations, one-session conversations (a USER turn, a BOT turn 2 min later) and
+    alerts of ``bots`` standard bots named ``{tag}-bot-NNNN``."""
     rng = random.Random(seed)
     events: list[dict[str, Any]] = []
     for b in range(bots):
-        account, bot = f"acct-{b % 10}", f"bot-{b:04d}"
+        account, bot = f"acct-{b % 10}", f"{tag}-bot-{b:04d}"
         events.append({"type": "bot_registered", "event_id": f"reg-{b}", "account_id": account,
                        "bot_id": bot, "occurred_at": START, "plan_id": "standard",
                        "owner_user_id": "o"})
@@ -67,6 +73,42 @@ def workload(bots: int, visits: int, alerts: int, seed: int = 1) -> list[dict[st
     return events
 
 
+def preload_balance_inputs(pipeline: Pipeline, events: list[dict[str, Any]]) -> int:
+    """Put ``events`` straight onto the balance agent's inputs, as the sessionizer and the
+    alert agent would have: one usage session per conversation, one alert session per alert,
+    account events as they are. Returns the number of messages."""
+    from botbill.schemas import ACCOUNT_EVENT_SCHEMAS
+    from botbill.streams.produce import EventProducer
+
+    producer = EventProducer(pipeline.bootstrap)
+    codec = producer.codec
+    sent = 0
+    for e in events:
+        if e["type"] == "conversation_turn" and e["speaker"] == "BOT":
+            continue
+        if e["type"] == "conversation_turn":
+            at = e["occurred_at"]
+            record = {"account_id": e["account_id"], "bot_id": e["bot_id"],
+                      "conversation_id": e["conversation_id"], "channel": e["channel"],
+                      "user_id": e["user_id"], "conversation_session_start": at,
+                      "conversation_session_end": at + 2 * MIN, "session_index": 1,
+                      "billing_session_start": at, "billing_session_end": at + 2 * MIN,
+                      "revision": 2, "voided": False}
+            topic, value = "usage-sessions", codec.encode("UsageSessionChange", record)
+        elif e["type"] == "alert_delivered":
+            record = {"account_id": e["account_id"], "bot_id": e["bot_id"],
+                      "event_id": e["event_id"], "delivered_at": e["occurred_at"]}
+            topic, value = "alert-sessions", codec.encode("AlertSession", record)
+        else:
+            body = {k: v for k, v in e.items() if k != "type"}
+            topic, value = "account-events", codec.encode(ACCOUNT_EVENT_SCHEMAS[e["type"]],
+                                                          body)
+        producer.send_raw(pipeline.topic(topic), e["bot_id"].encode(), value)
+        sent += 1
+    producer.flush()
+    return sent
+
+
 def _rate(count: float, first: float | None, last: float | None) -> float:
     if first is None or last is None or last <= first:
         return float("nan")
@@ -79,15 +121,18 @@ def run(args: argparse.Namespace) -> None:
     host, _, port = args.clickhouse.partition(":")
     pipeline = Pipeline(home, kafka_bootstrap=args.bootstrap, clickhouse_host=host,
                         clickhouse_port=int(port or 9000), env=env)
-    events = workload(args.bots, args.visits, args.alerts)
+    events = workload(args.bots, args.visits, args.alerts, "s")
     inputs = sum(e["type"] != "bot_registered" for e in events)
     try:
         pipeline.home.mkdir(parents=True, exist_ok=True)
         pipeline.botbill("topics", "create")
         pipeline.botbill("db", "migrate")
         path = write_events(home / "events.jsonl", events)
-        print(f"pre-loading {len(events)} events ({args.bots} bots)...", flush=True)
+        print(f"pre-loading {len(events)} events for the sessionizer and as many for the "
+              f"balance agent ({args.bots} bots each)...", flush=True)
         pipeline.produce_file(path)
+        preload_balance_inputs(pipeline, workload(args.bots, args.visits, args.alerts, "d",
+                                                  seed=2))
         pipeline.start_worker()
         first = {"sessionizer": None, "balance": None}
         last: dict[str, float | None] = {"sessionizer": None, "balance": None}
