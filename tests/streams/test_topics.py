@@ -47,7 +47,9 @@ def test_partitions_replication_and_retention_match_config(stack: Endpoints) -> 
         info = infos[spec.name]
         assert (info.partitions, info.replication) == (settings.partitions, settings.replication)
         assert info.config["retention.ms"] == settings.config(spec)["retention.ms"]
-        assert info.config["cleanup.policy"] == "delete"
+        assert info.config["cleanup.policy"] == settings.config(spec)["cleanup.policy"]
+    assert infos[BOT_ENTITLEMENTS].config["cleanup.policy"] == "compact"
+    assert infos[WALLET_LEDGER].config["cleanup.policy"] == "delete"
     assert infos["conversation-turns"].config["retention.ms"] == str(7 * 24 * 3600 * 1000)
     assert infos["account-events"].config["retention.ms"] == "-1"  # the money's source of truth
 
