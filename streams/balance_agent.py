@@ -15,7 +15,17 @@ once, as of its partition's event time; then, in this order:
 
 A crash before 3 re-reads the batch: the recompute gives the same outputs with the same
 ids, so writing them again changes nothing. A timer recomputes bots whose notifications or
-held-back movements became due as event time moved on without them (idle inputs).
+held-back movements became due as event time moved on without them (idle inputs; the due
+list is in memory: after a restart such a bot is recomputed on its next message).
+
+| variable | default | meaning |
+|---|---|---|
+| BOTBILL_BALANCE_BATCH | 500 | max messages per batch (``1``: a recompute per message) |
+| BOTBILL_BALANCE_WITHIN_MS | 50 | max wait to fill a batch (entitlement latency adds it) |
+| BOTBILL_CATALOG | (built in) | the plan catalog (``jobs.catalog_file``) |
+
+Event time, idleness and clock skew follow the worker's ``BOTBILL_IDLE_INPUT`` and
+``BOTBILL_MAX_CLOCK_SKEW``; notifications wait ``T`` (the largest) + ``BOTBILL_GRACE``.
 """
 
 from __future__ import annotations

@@ -132,6 +132,32 @@ def test_rule_breaks_reach_the_dead_letters_with_their_reason(pipeline: Pipeline
     assert pipeline.metric("botbill_balance_rejections_total", kind="rule") == 5
 
 
+def test_a_bot_is_on_one_partition_of_every_balance_input(pipeline: Pipeline,
+                                                           scenario: Path) -> None:
+    """``botbill produce`` (confluent-kafka) and the worker (Faust) partition a ``bot_id``
+    key alike, so one balance agent holds all of a bot's inputs."""
+    partitions: dict[bytes, set[int]] = {}
+    consumer = Consumer({"bootstrap.servers": pipeline.bootstrap, "group.id": "partitions",
+                         "enable.auto.commit": False})
+    try:
+        for topic in ("usage-sessions", "alert-sessions", "account-events"):
+            name = pipeline.topic(topic)
+            for p in consumer.list_topics(name, timeout=10).topics[name].partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                consumer.assign([TopicPartition(name, p, low)])
+                read = low
+                while read < high:
+                    message = consumer.poll(5)
+                    assert message is not None and message.error() is None
+                    partitions.setdefault(message.key(), set()).add(p)
+                    read = message.offset() + 1
+    finally:
+        consumer.close()
+    assert len(partitions) >= 10
+    assert {key: parts for key, parts in partitions.items() if len(parts) > 1} == {}
+    assert len({p for parts in partitions.values() for p in parts}) > 1  # really spread
+
+
 def test_a_debit_that_empties_the_wallet_stops_the_bot_within_2s(
         pipeline: Pipeline, scenario: Path, tmp_path: Path) -> None:
     """``bot-last`` has 20 left; one more usage session suspends it. Timed from the moment

@@ -189,6 +189,10 @@ def test_the_agent_equals_replay_and_stops_a_bot_that_ran_dry(balance_worker: Wo
     assert [e["allowed"] for e in entitlements] == [True, False, True, False]
     assert sample(worker.metrics, "botbill_entitlement_changes", allowed="false") == 2
 
+    # the health check follows the balance agent's progress on its three inputs
+    assert worker.progress.subscriptions["balance"] == topics.BALANCE_INPUTS
+    assert ("balance", topics.ACCOUNT_EVENTS, 0) in worker.progress.offsets
+
     # the state is changelogged to the message's partition, compact: inputs, not a book
     changelog = [s for s in worker.producer.sent if s.topic.endswith("balances-changelog")]
     assert changelog and {s.partition for s in changelog} == {0}
