@@ -4,10 +4,11 @@ what changed (``billing_rules.money_diff``) as Kafka messages and ClickHouse row
 
 A bot's state (one value of the agent's table, JSON-ready) holds its *inputs*, not a book:
 account events by ``event_id`` (every distinct version, with its offset, so the engine's R1
-choice is replay's), live sessions by identity (``[kind, start, revision]``; a voided one is
-removed), and what was written (the diff's memory). A recompute is therefore O(bot history):
-simple and always equal to ``replay``; a checkpoint (a ``money_state`` book at a settled
-instant, later movements replayed on it) is the next step when histories grow long.
+choice is replay's), sessions by identity (``[kind, start, revision]``; a voided one is kept
+as a tombstone with start ``None``: never charged, and an older revision read later cannot
+revive it), and what was written (the diff's memory). A recompute is therefore O(bot
+history): simple and always equal to ``replay``; a checkpoint (a ``money_state`` book at a
+settled instant, later movements replayed on it) is the next step when histories grow long.
 
 Time: a bot is recomputed as of its partition's event time ``W`` (:class:`PartitionClock`
 over the three inputs: one input that is behind holds it back, an idle one stops doing so),
@@ -207,9 +208,9 @@ class BalanceHandler:
         held = sessions.get(item.identity)
         if held is not None and item.revision < held[2]:
             return False  # an older revision read again after a newer one
-        if item.voided:
-            return sessions.pop(item.identity, None) is not None
-        value = [item.kind, item.start, item.revision]
+        # a voided session stays as a tombstone (start None): never charged, and an older
+        # revision of it read later cannot bring it back
+        value = [item.kind, None if item.voided else item.start, item.revision]
         if held == value:
             return False
         sessions[item.identity] = value
@@ -225,7 +226,8 @@ class BalanceHandler:
         events = _events(state)
         moves: list[Movement] = list(events)
         moves += [Charge(account_id, bot_id, start, kind, identity)
-                  for identity, (kind, start, _) in state["sessions"].items()]
+                  for identity, (kind, start, _) in state["sessions"].items()
+                  if start is not None]
         books, outputs = run_books(moves, as_of, self.catalog)
         book = books.get((account_id, bot_id))
         horizon = as_of - self.settle_ms

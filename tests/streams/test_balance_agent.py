@@ -200,8 +200,9 @@ def test_the_agent_equals_replay_and_stops_a_bot_that_ran_dry(balance_worker: Wo
     state = json.loads(mine[-1].value)
     assert set(state) == {"account_id", "bot_id", "events", "sessions", "as_of", "seq",
                           "reported", "orders", "written"}
-    assert set(state["sessions"]) == {session_charge(s).session_id
-                                      for s, _, v in all_sessions if not v}
+    assert {k for k, (_, start, _) in state["sessions"].items() if start is not None} == {
+        session_charge(s).session_id for s, _, v in all_sessions if not v}
+    assert state["sessions"][f"usage/c2/{T0 + 10 * MIN}/1"] == ["usage", None, 2]
     assert set(state["events"]) == {"reg", "small", "own"}
 
 
