@@ -201,3 +201,43 @@ def test_a_debit_that_empties_the_wallet_stops_the_bot_within_2s(
     broker_ms = seen_stop[1] - seen_session[1]
     print(f"entitlement latency: {wall * 1000:.0f} ms observed, {broker_ms} ms by timestamps")
     assert wall <= 2.0 and broker_ms <= 2000
+
+
+def test_a_restart_recovers_the_state_and_sends_nothing_twice(
+        pipeline: Pipeline, scenario: Path, tmp_path: Path) -> None:
+    """After a clean restart the agent's table comes back from its changelog: one more
+    account event of a bot recomputes it from all its history, and nothing written before
+    is written again (no notification twice, the balance row as replay's)."""
+    codec = AvroCodec()
+
+    def sent() -> list[str]:
+        return [codec.decode(v)[1]["notification_id"]
+                for _, v in pipeline.read_topic("notifications")]
+
+    before = sent()
+    pipeline.stop_worker()
+    pipeline.start_worker()
+    account_id, bot_id = "acct-a", "bot-dry"
+    at = END + 2 * 3_600_000
+    pipeline.produce_file(write_events(tmp_path / "more.jsonl", [{
+        "type": "owner_changed", "event_id": "after-restart", "account_id": account_id,
+        "bot_id": bot_id, "occurred_at": at, "owner_user_id": "o-new"}]))
+
+    def recomputed() -> dict[str, Any] | None:
+        rows = [r for r in _agent_rows(pipeline) if r["bot_id"] == bot_id]
+        return rows[0] if rows and rows[0]["as_of"] == format_ms(at) else None
+
+    row = pipeline.wait_until(recomputed, 120, f"{bot_id} recomputed after the restart")
+    time.sleep(2)
+    after = sent()
+    assert len(after) == len(set(after)), "a notification was sent again after the restart"
+    assert set(before) <= set(after)
+    files = [scenario, write_events(tmp_path / "more2.jsonl", [{
+        "type": "owner_changed", "event_id": "after-restart", "account_id": account_id,
+        "bot_id": bot_id, "occurred_at": at, "owner_user_id": "o-new"}])]
+    done = pipeline.botbill("replay", *map(str, files), "--as-of", format_ms(at),
+                            "--balances", str(tmp_path / "b.jsonl"), "--output",
+                            str(tmp_path / "s.jsonl"))
+    assert done.returncode == 0
+    expected = [orjson.loads(line) for line in (tmp_path / "b.jsonl").read_bytes().splitlines()]
+    assert row in expected
