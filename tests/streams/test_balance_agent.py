@@ -247,3 +247,17 @@ def test_session_identities_are_replays() -> None:
     decoded = handler.decode(topics.ALERT_SESSIONS, ("AlertSession", {
         n: getattr(alert, n) for n in alert.__slots__}))  # type: ignore[arg-type]
     assert decoded.identity == session_charge(alert).session_id
+
+
+def test_the_worker_refuses_a_bad_catalog_with_the_reason(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from botbill.streams import worker as worker_module
+
+    bad = tmp_path / "catalog.json"
+    bad.write_text('{"version": "x", "plans": {}}')
+    monkeypatch.setenv("BOTBILL_CATALOG", str(bad))
+    monkeypatch.setenv("BOTBILL_HOME", str(tmp_path))
+    assert worker_module.main([]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "invalid plan catalog" in err
