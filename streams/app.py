@@ -23,6 +23,7 @@ from botbill.schemas.codec import AvroCodec
 from botbill.sinks.clickhouse import ClickHouseStore
 
 from . import topic_names as topics
+from .balance_agent import install_balance_agent
 from .handlers import (
     AlertHandler,
     ConversationHandler,
@@ -132,6 +133,7 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
     commits = CommitWatch(settings.stall_seconds, time.monotonic())
     orders = {agent: InputOrder() for agent in ("sessionizer", "alerts", "sink")}
     nudged: dict[tuple[str, int], float] = {}
+    install_balance_agent(app, settings, codec, metrics, progress)
     # event-time deadlines per partition, for sweeping closed conversations out of the table
     deadlines: dict[int, list[tuple[int, str, str]]] = {}
     alert_deadlines: dict[int, list[tuple[int, str]]] = {}

@@ -39,6 +39,7 @@ from tests.streams.conftest import (
 SESSIONIZER = "botbill.streams.app.sessionize"
 ALERTS = "botbill.streams.app.bill_alerts"
 SINK = "botbill.streams.app.sink"
+BALANCE = "botbill.streams.balance_agent.balance"
 
 
 class Sent(NamedTuple):
@@ -189,13 +190,13 @@ def test_create_app_builds_agents_tables_and_topics_without_connecting(
         make_worker: Callable[..., Worker]) -> None:
     worker = make_worker(partitions=3)
     agents = worker.app.agents
-    assert set(agents) == {SESSIONIZER, ALERTS, SINK}
+    assert set(agents) == {SESSIONIZER, ALERTS, SINK, BALANCE}
     assert set(agents[SESSIONIZER].channel.topics) == {topics.CONVERSATION_TURNS,
                                                        topics.AGENT_HANDOFFS}
     assert set(agents[ALERTS].channel.topics) == {topics.ALERTS_DELIVERED}
     assert set(agents[SINK].channel.topics) == set(topics.SINK_TOPICS)
     tables = worker.app.tables
-    assert set(tables) == {"conversations", "alerts-seen"}
+    assert set(tables) == {"conversations", "alerts-seen", "balances"}
     assert {t.partitions for t in tables.values()} == {3}
     assert worker.producer.sent == [] and worker.store.batches == []
 
