@@ -248,7 +248,7 @@ class BalanceHandler:
         self._diff_out(diff, seq, done)
         if book is not None and book.registered_at is not None \
                 and book.registered_at <= as_of:
-            done.rows.balances.append(_balance(book, as_of, seq))
+            done.rows.balances.append(_balance(book, as_of))
             self._orders(new, book, events, outputs, done)
         return done
 
@@ -340,7 +340,9 @@ def _events(state: dict[str, Any]) -> dict[AccountEvent, tuple[int, dict[str, An
     return found
 
 
-def _balance(book: BotBook, as_of: int, seq: int) -> rows.BotBalance:
+def _balance(book: BotBook, as_of: int) -> rows.BotBalance:
+    """The bot's balance row; its version is ``as_of`` (ms), the rule ``plan-status`` follows
+    too, so whichever computed the later instant wins, whoever wrote it."""
     flags = book.flags(as_of)
     scheduled = book.scheduled
     enabled, threshold, amount = book.auto_reload
@@ -349,7 +351,7 @@ def _balance(book: BotBook, as_of: int, seq: int) -> rows.BotBalance:
         book.granted, book.debited, book.expired, book.balance, book.owner_user_id,
         book.registered_at or 0, book.trial_end or 0,
         scheduled[0] if scheduled else "", scheduled[1] if scheduled else 0,
-        "expiring" in flags, "extension_pending" in flags, enabled, threshold, amount, seq)
+        "expiring" in flags, "extension_pending" in flags, enabled, threshold, amount, as_of)
 
 
 def _ledger_record(change: LedgerEntry | Reversal) -> dict[str, Any]:
