@@ -18,7 +18,8 @@ from botbill.billing_rules.sessions import AlertSession, UsageSession
 from ._driver import translated
 from ._tables import EVENT_COLUMNS, USAGE_COLUMNS, event_mapping
 
-__all__ = ["UsageSummary", "billed_sessions", "raw_events", "snapshot_revisions",
+__all__ = ["UsageSummary", "billed_sessions", "billed_usage_rows", "raw_events",
+           "snapshot_revisions",
            "usage_revisions", "usage_summary"]
 
 _BLOCK = {"max_block_size": 10_000}
@@ -28,17 +29,17 @@ _BLOCK = {"max_block_size": 10_000}
 # the snapshot's closed_end). No snapshot joins as revision 0, which supersedes nothing.
 # Usage and alert rows in one stream, sorted exactly like billing_rules' row_sort_key:
 # (account, bot, 0 usage / 1 alert, conversation, start / delivered_at, index, event id).
-_BILLED = f"""
-SELECT {", ".join(USAGE_COLUMNS)}, event_id, delivered_at, kind
-FROM
-(
-    SELECT {", ".join(USAGE_COLUMNS)}, '' AS event_id, toInt64(0) AS delivered_at,
-           toUInt8(0) AS kind, conversation_session_start AS at
+def billed_usage_rows(columns: str, where: str) -> str:
+    """The SQL of the billed usage rows (voided and superseded left out) with ``columns``
+    (a select list over usage_sessions' columns) and extra ``where`` clauses (``AND ...``):
+    the one place the rule is written, for the export and the usage summaries alike."""
+    return f"""
+    SELECT {columns}
     FROM
     (
-        SELECT {", ".join(USAGE_COLUMNS)}, revision
+        SELECT {", ".join(USAGE_COLUMNS)}, revision, billing_day
         FROM usage_sessions FINAL
-        WHERE voided = 0 {{usage}}
+        WHERE voided = 0 {where}
     ) AS usage
     ANY LEFT JOIN
     (
@@ -46,7 +47,16 @@ FROM
                closed_end AS snapshot_closed_end
         FROM usage_snapshots FINAL
     ) AS snapshot USING (account_id, bot_id, conversation_id)
-    WHERE revision >= snapshot_revision OR conversation_session_start <= snapshot_closed_end
+    WHERE revision >= snapshot_revision OR conversation_session_start <= snapshot_closed_end"""
+
+
+_BILLED = f"""
+SELECT {", ".join(USAGE_COLUMNS)}, event_id, delivered_at, kind
+FROM
+(
+    {billed_usage_rows(f"{', '.join(USAGE_COLUMNS)}, '' AS event_id, "
+                       "toInt64(0) AS delivered_at, toUInt8(0) AS kind, "
+                       "conversation_session_start AS at", "{usage}")}
     UNION ALL
     SELECT account_id, bot_id, '' AS conversation_id, '' AS channel, '' AS user_id,
            toInt64(0) AS conversation_session_start, toInt64(0) AS conversation_session_end,
