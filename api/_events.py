@@ -60,6 +60,9 @@ class KafkaEventLog:
             "acks": "all",
             "linger.ms": 0,
             "message.timeout.ms": int(timeout_s * 1000),
+            # Java's murmur2, as Faust's producer: a bot_id key lands on the same partition
+            # of account-events as of usage-sessions, so the balance agent is co-partitioned
+            "partitioner": "murmur2_random",
         })
 
     def append(self, records: list[dict[str, Any]]) -> None:

@@ -20,6 +20,7 @@ from .store import (
     RawEventRecord,
     SessionStore,
     SinkBatch,
+    UsageSnapshot,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "SinkBatch",
     "SinkError",
     "SinkUnavailable",
+    "UsageSnapshot",
     "UsageSummary",
     "billed_sessions",
     "connect",

@@ -43,6 +43,7 @@ EVENT_COLUMNS = ("event_type", *_ALL_EVENT_FIELDS)  # what raw_events() reads ba
 RAW_EVENT_COLUMNS = (*EVENT_COLUMNS, *_KAFKA, "ingested_at")
 USAGE_COLUMNS = tuple(f.name for f in fields(UsageSession))
 _ALERT_COLUMNS = ("account_id", "bot_id", "event_id", "delivered_at", "billing_day")
+_SNAPSHOT_COLUMNS = ("account_id", "bot_id", "conversation_id", "revision", "closed_end")
 _LATE_COLUMNS = ("event_type", "event_id", "account_id", "bot_id", "conversation_id",
                  "occurred_at", "reason", "watermark", "payload", *_KAFKA)
 _DEAD_COLUMNS = (*_KAFKA, "key", "value", "error", "failed_at")
@@ -76,6 +77,8 @@ def batch_inserts(batch: SinkBatch, *, ingested_at: int) -> list[Insert]:
             raise SinkError(f"usage session {change.session.identity}: negative revision")
         usage.append((*(getattr(change.session, f) for f in USAGE_COLUMNS),
                       change.revision, int(change.voided), billing_day(change.session)))
+    snapshots = [(n.account_id, n.bot_id, n.conversation_id, n.revision, n.closed_end)
+                 for n in batch.usage_snapshots]
     alerts = [(a.account_id, a.bot_id, a.event_id, a.delivered_at, billing_day(a))
               for a in batch.alert_sessions]
     late = []
@@ -91,6 +94,7 @@ def batch_inserts(batch: SinkBatch, *, ingested_at: int) -> list[Insert]:
                 for a in batch.account_events]
     tables = (("raw_events", RAW_EVENT_COLUMNS, raw),
               ("usage_sessions", (*USAGE_COLUMNS, "revision", "voided", "billing_day"), usage),
+              ("usage_snapshots", _SNAPSHOT_COLUMNS, snapshots),
               ("alert_sessions", _ALERT_COLUMNS, alerts),
               ("late_events", _LATE_COLUMNS, late),
               ("dead_letters", _DEAD_COLUMNS, dead),

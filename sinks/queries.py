@@ -18,20 +18,45 @@ from botbill.billing_rules.sessions import AlertSession, UsageSession
 from ._driver import translated
 from ._tables import EVENT_COLUMNS, USAGE_COLUMNS, event_mapping
 
-__all__ = ["UsageSummary", "billed_sessions", "raw_events", "usage_revisions", "usage_summary"]
+__all__ = ["UsageSummary", "billed_sessions", "billed_usage_rows", "raw_events",
+           "snapshot_revisions",
+           "usage_revisions", "usage_summary"]
 
 _BLOCK = {"max_block_size": 10_000}
 
+# A usage row is billed unless voided or superseded: the conversation's newest snapshot
+# (usage_snapshots) has a higher revision and covers the row's visit (the row starts after
+# the snapshot's closed_end). No snapshot joins as revision 0, which supersedes nothing.
 # Usage and alert rows in one stream, sorted exactly like billing_rules' row_sort_key:
 # (account, bot, 0 usage / 1 alert, conversation, start / delivered_at, index, event id).
+def billed_usage_rows(columns: str, where: str) -> str:
+    """The SQL of the billed usage rows (voided and superseded left out) with ``columns``
+    (a select list over usage_sessions' columns) and extra ``where`` clauses (``AND ...``):
+    the one place the rule is written, for the export and the usage summaries alike."""
+    return f"""
+    SELECT {columns}
+    FROM
+    (
+        SELECT {", ".join(USAGE_COLUMNS)}, revision, billing_day
+        FROM usage_sessions FINAL
+        WHERE voided = 0 {where}
+    ) AS usage
+    ANY LEFT JOIN
+    (
+        SELECT account_id, bot_id, conversation_id, revision AS snapshot_revision,
+               closed_end AS snapshot_closed_end
+        FROM usage_snapshots FINAL
+    ) AS snapshot USING (account_id, bot_id, conversation_id)
+    WHERE revision >= snapshot_revision OR conversation_session_start <= snapshot_closed_end"""
+
+
 _BILLED = f"""
 SELECT {", ".join(USAGE_COLUMNS)}, event_id, delivered_at, kind
 FROM
 (
-    SELECT {", ".join(USAGE_COLUMNS)}, '' AS event_id, toInt64(0) AS delivered_at,
-           toUInt8(0) AS kind, conversation_session_start AS at
-    FROM usage_sessions FINAL
-    WHERE voided = 0 {{usage}}
+    {billed_usage_rows(f"{', '.join(USAGE_COLUMNS)}, '' AS event_id, "
+                       "toInt64(0) AS delivered_at, toUInt8(0) AS kind, "
+                       "conversation_session_start AS at", "{usage}")}
     UNION ALL
     SELECT account_id, bot_id, '' AS conversation_id, '' AS channel, '' AS user_id,
            toInt64(0) AS conversation_session_start, toInt64(0) AS conversation_session_end,
@@ -58,9 +83,10 @@ class UsageSummary(NamedTuple):
 def billed_sessions(client: Client, *, account: str | None = None, bot: str | None = None,
                     day_from: date | None = None, day_to: date | None = None,
                     ) -> Iterator[UsageSession | AlertSession]:
-    """What is billed now: latest revision of every usage session, voided ones left out, and
-    the alert sessions, in ``row_sort_key`` order. ``day_from``/``day_to`` (inclusive) select
-    on the billing day the rules gave each session (``billing_rules.periods``).
+    """What is billed now: latest revision of every usage session, voided and superseded
+    ones left out (see ``_BILLED``), and the alert sessions, in ``row_sort_key`` order.
+    ``day_from``/``day_to`` (inclusive) select on the billing day the rules gave each
+    session (``billing_rules.periods``).
     """
     params: dict[str, Any] = {"account": account, "bot": bot,
                               "day_from": day_from, "day_to": day_to}
@@ -103,6 +129,20 @@ def usage_revisions(client: Client, conversation_ids: Iterable[str],
     with translated("usage_sessions"):
         rows = client.execute(sql, {"ids": tuple(ids)})
     return {(a, b, c, int(start), int(index)): int(rev) for a, b, c, start, index, rev in rows}
+
+
+def snapshot_revisions(client: Client, conversation_ids: Iterable[str],
+                       ) -> dict[tuple[str, str, str], int]:
+    """The newest snapshot revision per conversation (account, bot, conversation), for
+    these conversations: a correction must ride above it, or the snapshot supersedes it."""
+    ids = sorted(set(conversation_ids))
+    if not ids:
+        return {}
+    sql = ("SELECT account_id, bot_id, conversation_id, max(revision) FROM usage_snapshots "
+           "WHERE conversation_id IN %(ids)s GROUP BY account_id, bot_id, conversation_id")
+    with translated("usage_snapshots"):
+        rows = client.execute(sql, {"ids": tuple(ids)})
+    return {(a, b, c): int(rev) for a, b, c, rev in rows}
 
 
 def usage_summary(client: Client, *, account: str | None = None, bot: str | None = None,

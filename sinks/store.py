@@ -16,7 +16,7 @@ from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSes
 from .exceptions import SinkUnavailable
 
 __all__ = ["AccountEventRecord", "DeadLetterRecord", "InMemoryStore", "LateEventRecord",
-           "RawEventRecord", "SessionStore", "SinkBatch"]
+           "RawEventRecord", "SessionStore", "SinkBatch", "UsageSnapshot", "superseded"]
 
 
 class RawEventRecord(NamedTuple):
@@ -67,6 +67,25 @@ class AccountEventRecord(NamedTuple):
     offset: int
 
 
+@dataclass(frozen=True, slots=True)
+class UsageSnapshot:
+    """A conversation's usage at ``revision`` was sent whole: its sessions starting after
+    ``closed_end`` (-1: no visit closed yet) with an older revision are superseded."""
+
+    account_id: str
+    bot_id: str
+    conversation_id: str
+    revision: int
+    closed_end: int
+
+
+def superseded(change: SessionChange, newest: UsageSnapshot | None) -> bool:
+    """Whether the conversation's newest snapshot outranks this session row (the rule
+    ``sinks.queries.billed_sessions`` applies in SQL)."""
+    return (newest is not None and change.revision < newest.revision
+            and change.session.conversation_session_start > newest.closed_end)
+
+
 @dataclass(slots=True)
 class SinkBatch:
     """Everything one flush writes. Order inside each list does not matter: rows carry their
@@ -74,14 +93,16 @@ class SinkBatch:
 
     raw_events: list[RawEventRecord] = field(default_factory=list)
     usage_changes: list[SessionChange] = field(default_factory=list)
+    usage_snapshots: list[UsageSnapshot] = field(default_factory=list)
     alert_sessions: list[AlertSession] = field(default_factory=list)
     late_events: list[LateEventRecord] = field(default_factory=list)
     dead_letters: list[DeadLetterRecord] = field(default_factory=list)
     account_events: list[AccountEventRecord] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return (len(self.raw_events) + len(self.usage_changes) + len(self.alert_sessions)
-                + len(self.late_events) + len(self.dead_letters) + len(self.account_events))
+        return (len(self.raw_events) + len(self.usage_changes) + len(self.usage_snapshots)
+                + len(self.alert_sessions) + len(self.late_events) + len(self.dead_letters)
+                + len(self.account_events))
 
 
 class SessionStore(Protocol):
@@ -116,15 +137,21 @@ class InMemoryStore:
     def billed(self) -> list[UsageSession | AlertSession]:
         """Billed sessions in ``row_sort_key`` order, as ``sinks.queries.billed_sessions``."""
         latest: dict[tuple[str, str, str, int, int], SessionChange] = {}
+        snapshots: dict[tuple[str, str, str], UsageSnapshot] = {}
         alerts: dict[tuple[str, str, str], AlertSession] = {}
         for batch in self.batches:
             for change in batch.usage_changes:
                 known = latest.get(change.session.identity)
                 if known is None or change.revision >= known.revision:
                     latest[change.session.identity] = change
+            for snap in batch.usage_snapshots:
+                key = (snap.account_id, snap.bot_id, snap.conversation_id)
+                if key not in snapshots or snap.revision >= snapshots[key].revision:
+                    snapshots[key] = snap
             for alert in batch.alert_sessions:
                 alerts[(alert.account_id, alert.bot_id, alert.event_id)] = alert
         billed: list[UsageSession | AlertSession] = [
-            change.session for change in latest.values() if not change.voided]
+            change.session for change in latest.values() if not change.voided
+            and not superseded(change, snapshots.get(change.session.identity[:3]))]
         billed.extend(alerts.values())
         return sorted(billed, key=row_sort_key)

@@ -1,5 +1,6 @@
 """Billed sessions counted per bucket (hour, day, month) for the admin API's usage summary and
-the Manage view's "this month so far": deduplicated with ``FINAL``, voided sessions left out,
+the Manage view's "this month so far": deduplicated with ``FINAL``, voided and superseded
+sessions left out (``queries.billed_usage_rows``),
 a usage session counted where its ``billing_session_start`` falls (R7), an alert at delivery.
 Days and months come from the ``billing_day`` the sink stored from the rules
 (``billing_rules.periods``), never re-derived here; hours from the instant itself.
@@ -11,6 +12,7 @@ from datetime import date
 from typing import Any, Literal
 
 from ._driver import translated
+from .queries import billed_usage_rows
 
 __all__ = ["usage_buckets"]
 
@@ -25,8 +27,8 @@ def usage_buckets(client: Client, *, account: str, unit: Literal["usage", "alert
                   bot: str | None = None) -> list[tuple[int | str, int]]:
     """``[(bucket, sessions)]`` over ``[start_ms, end_ms)``, in bucket order; a bucket is the
     epoch ms of its hour/day start, or ``"YYYY-MM"`` for a month. Empty buckets are absent."""
-    table, column, extra = (("usage_sessions", "billing_session_start", " AND voided = 0")
-                            if unit == "usage" else ("alert_sessions", "delivered_at", ""))
+    table, column = (("usage_sessions", "billing_session_start") if unit == "usage"
+                     else ("alert_sessions", "delivered_at"))
     if group == "month":
         bucket = "toStartOfMonth(billing_day)"
     elif group == "day":
@@ -38,9 +40,11 @@ def usage_buckets(client: Client, *, account: str, unit: Literal["usage", "alert
     if bot is not None:
         params["bot"] = bot
         bot_filter = " AND bot_id = %(bot)s"
-    sql = (f"SELECT bucket, count() AS sessions FROM (SELECT {bucket} AS bucket "
-           f"FROM {table} FINAL WHERE account_id = %(account)s{bot_filter}{extra} "
-           f"AND {column} >= %(start)s AND {column} < %(end)s) "
+    where = (f"AND account_id = %(account)s{bot_filter} "
+             f"AND {column} >= %(start)s AND {column} < %(end)s")
+    rows_sql = (billed_usage_rows(f"{bucket} AS bucket", where) if unit == "usage"
+                else f"SELECT {bucket} AS bucket FROM {table} FINAL WHERE 1 {where}")
+    sql = (f"SELECT bucket, count() AS sessions FROM ({rows_sql}) "
            "GROUP BY bucket ORDER BY bucket")
     with translated(table):
         rows = client.execute(sql, params)

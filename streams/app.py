@@ -8,12 +8,14 @@ Faust's exactly-once.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import time
 from typing import Any
 
 import faust
+from faust.types import TP
 from prometheus_client import generate_latest
 
 from botbill.schemas import SchemaRegistryUnavailable
@@ -21,6 +23,7 @@ from botbill.schemas.codec import AvroCodec
 from botbill.sinks.clickhouse import ClickHouseStore
 
 from . import topic_names as topics
+from .balance_agent import install_balance_agent
 from .handlers import (
     AlertHandler,
     ConversationHandler,
@@ -30,10 +33,13 @@ from .handlers import (
     conversation_table_key,
     dead_letter,
     decode_input,
+    load_state,
     now_ms,
 )
 from .health import Progress
 from .metrics import Metrics
+from .offsets import BrokerOffsets, CommitWatch
+from .ordering import InputOrder
 from .settings import WorkerSettings
 from .sink import SinkWriter
 from .state_codec import STATE_CODEC
@@ -42,6 +48,9 @@ from .watermark import NO_WATERMARK, PartitionClock
 __all__ = ["create_app"]
 
 SWEEP_EVERY_SECONDS = 5.0
+BROKER_CHECK_SECONDS = 5.0
+NUDGE_SECONDS = 15.0  # input waiting and no commit this long: re-read from the commit
+INTERNAL_ATTEMPTS = 5  # tries of a message that raised an internal error (~15 s of backoff)
 log = logging.getLogger(__name__)
 
 
@@ -84,6 +93,25 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
     # Faust derives a table's serializer from its value type only; the store and the
     # changelog topic are built lazily from this attribute, so setting it here is enough.
     conversations.value_serializer = STATE_CODEC
+    # Keys restored from the changelog, per partition, until their sweep is scheduled: a
+    # recovered conversation that never gets another event must still be closed and
+    # forgotten. Recorded by wrapping the batch apply (not an on_changelog_event hook, which
+    # runs per event inside recovery), and scheduled by the partition's next sweep, which
+    # runs inside stream iteration so its deletes go to the right changelog partition.
+    recovered: dict[int, set[str]] = {}
+    apply_batch = conversations.apply_changelog_batch
+
+    def apply_and_remember(batch: Any) -> None:
+        batch = list(batch)
+        for event in batch:
+            keys = recovered.setdefault(event.message.partition, set())
+            if event.message.value is None:
+                keys.discard(event.key)
+            else:
+                keys.add(event.key)
+        apply_batch(batch)
+
+    conversations.apply_changelog_batch = apply_and_remember  # type: ignore[method-assign]
     alerts_seen = app.Table(
         "alerts-seen", partitions=settings.partitions,
         schema=faust.Schema(key_type=str, value_type=int, key_serializer="json",
@@ -101,6 +129,11 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
     conversation_handler = ConversationHandler(codec, settings, metrics)
     alert_handler = AlertHandler(codec, settings, metrics)
     writer = SinkWriter(ClickHouseStore(settings.clickhouse_url), codec, metrics, progress)
+    broker = BrokerOffsets(settings.bootstrap, settings.app_id)
+    commits = CommitWatch(settings.stall_seconds, time.monotonic())
+    orders = {agent: InputOrder() for agent in ("sessionizer", "alerts", "sink")}
+    nudged: dict[tuple[str, int], float] = {}
+    install_balance_agent(app, settings, codec, metrics, progress)
     # event-time deadlines per partition, for sweeping closed conversations out of the table
     deadlines: dict[int, list[tuple[int, str, str]]] = {}
     alert_deadlines: dict[int, list[tuple[int, str]]] = {}
@@ -112,7 +145,6 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
                                                  headers=list(message.headers))
 
     async def to_dead_letters(message: Any, error: str) -> None:
-        metrics.invalid_events.labels(message.topic).inc()
         await send_all([dead_letter(codec, message.topic, message.partition, message.offset,
                                     message.key, message.value, error, now_ms())])
 
@@ -123,8 +155,18 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         last_sweep[kind, partition] = now
         return True
 
+    def schedule_recovered(partition: int) -> None:
+        heap = deadlines.setdefault(partition, [])
+        for key in recovered.pop(partition, ()):
+            stored = load_state(conversations.get(key))
+            if stored is not None:
+                bot_id = stored.key[1]
+                heapq.heappush(heap, (conversation_handler.deadline(stored, bot_id), key,
+                                      bot_id))
+
     def sweep_conversations(partition: int, watermark: int) -> None:
         """Runs inside stream iteration, so table writes go to this partition's changelog."""
+        schedule_recovered(partition)
         heap = deadlines.get(partition, [])
         while heap and heap[0][0] < watermark:
             _, key, bot_id = heapq.heappop(heap)
@@ -183,22 +225,90 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
             while heap and heap[0][0] < watermark:
                 alerts_seen.pop(heapq.heappop(heap)[1], None)
 
+    async def rewind(agent: str, topic: str, partition: int, offset: int) -> None:
+        """Seek a partition back to a message Faust skipped (see :mod:`streams.ordering`)."""
+        metrics.input_rewinds.labels(topic).inc()
+        log.warning("%s was handed %s[%s] past offset %s: seeking back to it", agent, topic,
+                    partition, offset)
+        tp = TP(topic, partition)
+        # Faust booked the skipped range as a compaction "gap" it may commit past: forget it
+        getattr(app.consumer, "_gap", {}).pop(tp, None)
+        # seek_wait runs in the consumer's own thread: Consumer.seek calls aiokafka from this
+        # one, which can lose the fetcher's wake-up and stop fetching for good
+        await app.consumer.seek_wait({tp: offset})
+
+    async def in_order(agent: str, message: Any) -> bool:
+        """Whether to process this message now (False: a redelivery, or past a hole)."""
+        order = orders[agent]
+        tp = (message.topic, message.partition)
+        if not order.knows(tp):
+            try:
+                start = await asyncio.get_running_loop().run_in_executor(
+                    None, broker.start_offset, tp)
+            except Exception as error:  # the broker is away: trust the delivery
+                log.warning("cannot read the committed offset of %s[%s]: %r", *tp, error)
+                start = None
+            order.start(tp, message.offset if start is None else start)
+        before = order.expected.get(tp)
+        decision = order.decide(tp, message.offset, time.monotonic())
+        if decision == "rewind":
+            await rewind(agent, message.topic, message.partition, order.rewind_to(tp))
+        elif decision == "accept":
+            metrics.input_holes.labels(message.topic).inc()
+            log.error("%s: offsets %s..%s of %s[%s] never came after %d rewinds; going on "
+                      "without them", agent, before, message.offset - 1, message.topic,
+                      message.partition, order.max_rewinds)
+        return decision in ("process", "accept")
+
+    @app.on_partitions_revoked.connect
+    async def forget_order_on_revoke(sender: Any, *args: Any, **kwargs: Any) -> None:
+        for order in orders.values():
+            order.forget()
+
+    @app.on_partitions_assigned.connect
+    async def forget_order_on_assign(sender: Any, *args: Any, **kwargs: Any) -> None:
+        for order in orders.values():
+            order.forget()
+
+    @app.timer(1.0)
+    async def retry_rewinds() -> None:
+        now = time.monotonic()
+        for agent, order in orders.items():
+            for topic, partition in order.overdue(now):
+                await rewind(agent, topic, partition, order.rewind_to((topic, partition)))
+
     async def consume(agent: str, stream: faust.StreamT, process: Any) -> None:
-        """Decode errors go to the dead letters; the agent itself never stops on input."""
+        """Bad input goes to the dead letters; the agent itself never stops on input. Any
+        other exception is an internal error, not bad input: logged with its traceback,
+        counted apart (``botbill_internal_errors``) and retried with backoff (it is often
+        passing, e.g. a changelog topic's metadata not there yet); only a message that
+        keeps failing is parked in the dead letters, so one poison message cannot stall
+        billing for good."""
         async for event in stream.events():
             message = event.message
+            if not await in_order(agent, message):
+                continue
             started = time.perf_counter()
             metrics.events_consumed.labels(message.topic).inc()
-            try:
-                await process(message)
-            except InvalidMessage as error:
-                await to_dead_letters(message, str(error))
-            except SchemaRegistryUnavailable:
-                raise  # not the message's fault: crash, restart, and read it again
-            except Exception as error:  # a bug must not stall billing: park the message
-                log.exception("%s failed on %s[%s]@%s", agent, message.topic,
-                              message.partition, message.offset)
-                await to_dead_letters(message, f"internal error in {agent}: {error!r}")
+            for attempt in range(1, INTERNAL_ATTEMPTS + 1):
+                try:
+                    await process(message)
+                except InvalidMessage as error:
+                    metrics.invalid_events.labels(message.topic).inc()
+                    await to_dead_letters(message, str(error))
+                except SchemaRegistryUnavailable:
+                    raise  # not the message's fault: crash, restart, and read it again
+                except Exception as error:
+                    metrics.internal_errors.labels(agent).inc()
+                    log.exception("internal error (attempt %d of %d): %s failed on %s[%s]@%s",
+                                  attempt, INTERNAL_ATTEMPTS, agent, message.topic,
+                                  message.partition, message.offset)
+                    if attempt < INTERNAL_ATTEMPTS:  # often passing (topic metadata)
+                        await asyncio.sleep(0.5 * 2 ** attempt)
+                        continue
+                    # a bug must not stall billing for good: park the message
+                    await to_dead_letters(message, f"internal error in {agent}: {error!r}")
+                break
             progress.processed(agent, message.topic, message.partition, message.offset,
                                time.monotonic())
             metrics.processing_seconds.labels(agent).observe(time.perf_counter() - started)
@@ -214,11 +324,52 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
     @app.agent(sink_input)
     async def sink(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.sink_batch, within=settings.sink_within):
-            await writer.write(events)
+            kept = [event for event in events if await in_order("sink", event.message)]
+            if kept:
+                await writer.write(kept)
 
     @app.on_before_shutdown.connect
     async def stop_sink_retries(sender: Any, **kwargs: Any) -> None:
         writer.stopping.set()
+
+    @app.timer(BROKER_CHECK_SECONDS)
+    async def check_commits() -> None:
+        """Ask the broker, not Faust, whether committed offsets follow the input."""
+        try:
+            views = await asyncio.get_running_loop().run_in_executor(
+                None, broker.read, topics.SINK_TOPICS)
+        except Exception as error:  # Kafka away: the commits stand still, which shows
+            log.warning("cannot read committed offsets from the broker: %r", error)
+            views = {}
+        now = time.monotonic()
+        assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+        commits.retain(assigned)
+        commits.observe({tp: view for tp, view in views.items() if tp in assigned}, now)
+        for (topic, partition), view in commits.views.items():
+            metrics.partition_waiting.labels(topic, str(partition)).set(view.waiting)
+            metrics.partition_stalled_seconds.labels(topic, str(partition)).set(
+                commits.stalled_for((topic, partition), now))
+        stalled = commits.stalled(now)
+        metrics.stalled_partitions.set(len(stalled))
+        if stalled:
+            log.error("stalled: %s", commits.check(now)[1])
+        if writer.failing_since is None:  # (a ClickHouse outage holds commits on purpose)
+            for tp, view in list(commits.views.items()):
+                if (commits.stalled_for(tp, now) >= NUDGE_SECONDS
+                        and now - nudged.get(tp, 0.0) >= NUDGE_SECONDS):
+                    nudged[tp] = now
+                    await nudge(tp, view.committed, view.waiting)
+
+    async def nudge(tp: tuple[str, int], committed: int, waiting: int) -> None:
+        """Input waits on ``tp`` and nothing commits: messages past the committed offset
+        were skipped with nothing after them to reveal the hole (the tail of a partition).
+        Reading the partition again from its committed offset fills it; what the agents
+        already processed comes again and is dropped as a redelivery."""
+        metrics.partition_nudges.labels(tp[0]).inc()
+        log.warning("%s[%s]: %d messages past the committed offset %d and no commit for "
+                    "%.0fs: reading it again from there", tp[0], tp[1], waiting, committed,
+                    NUDGE_SECONDS)
+        await app.consumer.seek_wait({TP(*tp): committed})
 
     @app.timer(5.0)
     async def update_lag() -> None:
@@ -227,6 +378,20 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
                       for tp in assignment}
         for agent, lag in progress.lag(highwaters).items():
             metrics.consumer_lag.labels(agent).set(lag)
+
+    @app.task
+    async def dump_tasks_on_sigusr1() -> None:
+        """``kill -USR1 <worker>`` logs every asyncio task's stack: what a stuck agent
+        awaits (a thread dump shows only an idle event loop)."""
+        import signal as _signal
+
+        def dump() -> None:
+            for task in asyncio.all_tasks():
+                frames = task.get_stack(limit=12)
+                where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in frames)
+                log.warning("task %s: %s", task.get_name(), where)
+
+        asyncio.get_running_loop().add_signal_handler(_signal.SIGUSR1, dump)
 
     @app.page("/metrics")
     async def metrics_page(self: Any, request: Any) -> Any:
@@ -238,9 +403,13 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         assignment = app.consumer.assignment()
         highwaters = {(tp.topic, tp.partition): app.consumer.highwater(tp) or 0
                       for tp in assignment}
-        healthy, why = progress.check(highwaters, time.monotonic())
+        now = time.monotonic()
+        agents_ok, agents_why = progress.check(highwaters, now)
+        broker_ok, broker_why = commits.check(now)
+        healthy, why = agents_ok and broker_ok, f"{agents_why}; {broker_why}"
         return self.json({"healthy": healthy, "detail": why}, status=200 if healthy else 503)
 
     app.botbill_metrics = metrics  # type: ignore[attr-defined]
     app.botbill_progress = progress  # type: ignore[attr-defined]
+    app.botbill_commits = commits  # type: ignore[attr-defined]
     return app

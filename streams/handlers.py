@@ -24,6 +24,7 @@ from botbill.billing_rules.incremental import (
     Step,
     advance,
     apply_event,
+    snapshot,
     state_from_dict,
 )
 from botbill.billing_rules.sessions import SessionChange, alert_session
@@ -108,6 +109,29 @@ def _usage_change(codec: AvroCodec, change: SessionChange, occurred_at: int) -> 
                     ((OCCURRED_AT_HEADER, str(occurred_at).encode()),))
 
 
+#: ``session_index`` of the snapshot marker on ``usage-sessions`` (real sessions count from 1)
+SNAPSHOT_MARKER_INDEX = 0
+NO_CLOSED_VISIT = -1
+
+
+def _snapshot_marker(codec: AvroCodec, state: ConversationState, occurred_at: int) -> Outgoing:
+    """Sent after a conversation's complete set of sessions at ``state.revision``: the sink
+    stores it in ``usage_snapshots``, and every older session of the conversation's open
+    visits that this set does not carry is superseded (``sinks.queries``). Travels as a
+    voided ``UsageSessionChange`` with ``session_index`` 0 and ``closed_end`` as its
+    ``conversation_session_start``, so the topic keeps one schema and one order per bot."""
+    account_id, bot_id, conversation_id = state.key
+    closed_end = NO_CLOSED_VISIT if state.closed_end is None else state.closed_end
+    record = {"account_id": account_id, "bot_id": bot_id, "conversation_id": conversation_id,
+              "channel": "", "user_id": "", "conversation_session_start": closed_end,
+              "conversation_session_end": closed_end, "session_index": SNAPSHOT_MARKER_INDEX,
+              "billing_session_start": 0, "billing_session_end": 0,
+              "revision": state.revision, "voided": True}
+    return Outgoing(topics.USAGE_SESSIONS, bot_id.encode(),
+                    codec.encode("UsageSessionChange", record, topic=topics.USAGE_SESSIONS),
+                    ((OCCURRED_AT_HEADER, str(occurred_at).encode()),))
+
+
 def conversation_table_key(event: ConversationTurn | AgentHandoff) -> str:
     return "\x1f".join(event.key)
 
@@ -122,12 +146,20 @@ class ConversationHandler:
 
     def handle(self, event: ConversationTurn | AgentHandoff, state: StoredState | None,
                watermark: int, topic: str) -> tuple[StoredState | None, list[Outgoing]]:
-        """Returns the new stored state (``None``: unchanged) and what to send."""
+        """Returns the new stored state (``None``: unchanged) and what to send.
+
+        An applied event (or a redelivered one) sends the conversation's *whole* current
+        set of open-visit sessions at its revision, then the snapshot marker: whatever an
+        earlier, lost history sent is outranked, not left behind (crash-exact)."""
         previous = load_state(state)
         step: Step = apply_event(previous, event, watermark=watermark,
                                  timeout_ms=self.settings.policy.timeout_ms(event.bot_id),
                                  grace_ms=self.settings.grace_ms)
-        out = [_usage_change(self.codec, c, event.occurred_at) for c in step.changes]
+        out: list[Outgoing] = []
+        if step.outcome in ("applied", "duplicate") and step.state.revision > 0:
+            out = [_usage_change(self.codec, c, event.occurred_at)
+                   for c in snapshot(step.state)]
+            out.append(_snapshot_marker(self.codec, step.state, event.occurred_at))
         if step.outcome == "late":
             self.metrics.late_events.labels(topic).inc()
             out.append(late_event(self.codec, event, step.reason, watermark))

@@ -21,6 +21,32 @@ class Metrics:
         self.invalid_events = Counter(
             "botbill_invalid_events", "Messages that failed decoding or validation "
             "(sent to the dead-letter topic)", ["topic"], registry=r)
+        self.internal_errors = Counter(
+            "botbill_internal_errors", "Messages an agent failed on through a bug, not bad "
+            "input (logged with the traceback, parked in the dead-letter topic)", ["agent"],
+            registry=r)
+        self.input_rewinds = Counter(
+            "botbill_input_rewinds", "Times an agent was handed a partition's messages past "
+            "a hole and sought back to the missing offset", ["topic"], registry=r)
+        self.partition_nudges = Counter(
+            "botbill_partition_nudges", "Times a partition with input waiting and no commit "
+            "was read again from its committed offset", ["topic"], registry=r)
+        self.input_holes = Counter(
+            "botbill_input_holes", "Holes in a partition's offsets that rewinds could not "
+            "fill (accepted and logged as errors; should never happen)", ["topic"],
+            registry=r)
+        self.partition_waiting = Gauge(
+            "botbill_partition_waiting", "Per partition the worker reads, as the broker sees "
+            "it: log end offset minus the group's committed offset", ["topic", "partition"],
+            registry=r)
+        self.partition_stalled_seconds = Gauge(
+            "botbill_partition_stalled_seconds", "Per partition, how long messages have been "
+            "waiting without the group's committed offset moving (0: not stuck)",
+            ["topic", "partition"], registry=r)
+        self.stalled_partitions = Gauge(
+            "botbill_stalled_partitions", "Partitions stalled longer than BOTBILL_STALL "
+            "(input waiting, no commit): /health answers 503 while this is above 0",
+            registry=r)
         self.duplicate_events = Counter(
             "botbill_duplicate_events", "Redelivered events (same event_id), ignored (R1)",
             ["topic"], registry=r)

@@ -56,6 +56,9 @@ class EventProducer:
             "linger.ms": 20,
             "compression.type": "lz4",
             "message.timeout.ms": 60_000,
+            # Java's murmur2, as Faust's producer: a bot_id key lands on the same partition
+            # of account-events as of usage-sessions, so the balance agent is co-partitioned
+            "partitioner": "murmur2_random",
         })
 
     def send(self, event: Event) -> None:

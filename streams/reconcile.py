@@ -22,7 +22,7 @@ from botbill.billing_rules.events import event_from_mapping
 from botbill.billing_rules.exceptions import BotbillError
 from botbill.billing_rules.periods import billing_day
 from botbill.billing_rules.reconcile import compare, corrections
-from botbill.billing_rules.sessions import AlertSession, UsageSession, to_row
+from botbill.billing_rules.sessions import AlertSession, SessionChange, UsageSession, to_row
 from botbill.billing_rules.settings import BillingSettings
 from botbill.billing_rules.timeutil import parse_duration_ms
 
@@ -59,7 +59,7 @@ def reconcile(url: str, day_from: date, day_to: date, *, settings: BillingSettin
     """Returns the number of differences found (before any repair)."""
     from botbill.sinks.clickhouse import ClickHouseStore
     from botbill.sinks.connection import connect
-    from botbill.sinks.queries import billed_sessions, usage_revisions
+    from botbill.sinks.queries import billed_sessions, snapshot_revisions, usage_revisions
     from botbill.sinks.store import SinkBatch
 
     client = connect(url)
@@ -76,6 +76,11 @@ def reconcile(url: str, day_from: date, day_to: date, *, settings: BillingSettin
             conversations = [s.conversation_id for s in (*difference.missing, *difference.extra)
                              if isinstance(s, UsageSession)]
             changes, alerts = corrections(difference, usage_revisions(client, conversations))
+            # above the conversation's newest snapshot too, or the export would supersede it
+            newest = snapshot_revisions(client, conversations)
+            changes = [SessionChange(c.session, max(c.revision,
+                                                    newest.get(c.session.identity[:3], 0) + 1),
+                                     c.voided) for c in changes]
             with ClickHouseStore(url) as store:
                 store.write_batch(SinkBatch(usage_changes=changes, alert_sessions=alerts))
     finally:

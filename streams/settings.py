@@ -5,7 +5,8 @@
 | BOTBILL_KAFKA_BOOTSTRAP | 127.0.0.1:9092 | Kafka bootstrap servers |
 | BOTBILL_CLICKHOUSE_URL | clickhouse://default@127.0.0.1:9000/botbill | ClickHouse |
 | BOTBILL_SCHEMA_REGISTRY_URL | (none) | Confluent wire format when set |
-| BOTBILL_APP_ID | botbill | Faust app id: consumer group and changelog topic prefix |
+| BOTBILL_TOPIC_PREFIX | (none) | a pipeline's namespace: its topics and default app id |
+| BOTBILL_APP_ID | PREFIX + botbill | Faust app id: consumer group and changelog topic prefix |
 | BOTBILL_STORE | memory:// | table store (``rocksdb://`` in production) |
 | BOTBILL_TIMEOUT | 15m | default inactivity timeout T |
 | BOTBILL_BOT_TIMEOUTS | (none) | per-bot T: ``bot-a=30m,bot-b=2h`` |
@@ -36,7 +37,14 @@ from botbill.billing_rules.settings import (
 )
 from botbill.billing_rules.timeutil import parse_duration_ms
 
-__all__ = ["WorkerSettings"]
+__all__ = ["WorkerSettings", "default_app_id"]
+
+
+def default_app_id(env: Mapping[str, str]) -> str:
+    """The app id of the pipeline named by ``BOTBILL_TOPIC_PREFIX``: the consumer group and
+    the changelog topics live in the same namespace as the topics, so two pipelines on one
+    cluster never share offsets or conversation states."""
+    return env.get("BOTBILL_TOPIC_PREFIX", "") + "botbill"
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,7 @@ class WorkerSettings:
             bootstrap=env.get("BOTBILL_KAFKA_BOOTSTRAP", cls.bootstrap),
             clickhouse_url=env.get("BOTBILL_CLICKHOUSE_URL", cls.clickhouse_url),
             registry_url=env.get("BOTBILL_SCHEMA_REGISTRY_URL") or None,
-            app_id=env.get("BOTBILL_APP_ID", cls.app_id),
+            app_id=env.get("BOTBILL_APP_ID") or default_app_id(env),
             store=env.get("BOTBILL_STORE", cls.store),
             policy=billing.policy,
             grace_ms=billing.grace_ms,

@@ -37,10 +37,11 @@ from botbill.sinks.store import (
     RawEventRecord,
     SessionStore,
     SinkBatch,
+    UsageSnapshot,
 )
 
 from . import topic_names as topics
-from .handlers import OCCURRED_AT_HEADER, InvalidMessage, decode_input
+from .handlers import OCCURRED_AT_HEADER, SNAPSHOT_MARKER_INDEX, InvalidMessage, decode_input
 from .health import Progress
 from .metrics import Metrics
 
@@ -117,7 +118,11 @@ def _decode_output(codec: AvroCodec, topic: str, value: bytes | None) -> dict[st
 
 
 def _add_output(batch: SinkBatch, occurred: list[int], m: Any, record: dict[str, Any]) -> None:
-    if m.topic == topics.USAGE_SESSIONS:
+    if m.topic == topics.USAGE_SESSIONS and record["session_index"] == SNAPSHOT_MARKER_INDEX:
+        batch.usage_snapshots.append(UsageSnapshot(
+            record["account_id"], record["bot_id"], record["conversation_id"],
+            record["revision"], record["conversation_session_start"]))
+    elif m.topic == topics.USAGE_SESSIONS:
         session = UsageSession(*(record[name] for name in _SESSION_FIELDS))
         batch.usage_changes.append(SessionChange(session, record["revision"],
                                                  record["voided"]))
@@ -166,6 +171,7 @@ class SinkWriter:
             self.metrics.end_to_end_latency.observe(max(0.0, (now_ms - at) / 1000))
         for table, rows in (("raw_events", batch.raw_events),
                             ("usage_sessions", batch.usage_changes),
+                            ("usage_snapshots", batch.usage_snapshots),
                             ("alert_sessions", batch.alert_sessions),
                             ("late_events", batch.late_events),
                             ("dead_letters", batch.dead_letters),

@@ -18,16 +18,20 @@ __all__ = [
     "AGENT_HANDOFFS",
     "ALERTS_DELIVERED",
     "ALERT_SESSIONS",
+    "BALANCE_INPUTS",
+    "BOT_ENTITLEMENTS",
     "CONVERSATION_TOPICS",
     "CONVERSATION_TURNS",
     "DEAD_LETTERS",
     "INPUT_TOPICS",
     "LATE_EVENTS",
+    "NOTIFICATIONS",
     "OUTPUT_TOPICS",
     "PREFIX",
     "SINK_TOPICS",
     "TOPIC_SPECS",
     "USAGE_SESSIONS",
+    "WALLET_LEDGER",
     "TopicKind",
     "TopicSpec",
 ]
@@ -43,10 +47,15 @@ ALERT_SESSIONS = PREFIX + "alert-sessions"
 LATE_EVENTS = PREFIX + "late-events"
 DEAD_LETTERS = PREFIX + "dead-letters"
 ACCOUNT_EVENTS = PREFIX + "account-events"
+WALLET_LEDGER = PREFIX + "wallet-ledger"
+NOTIFICATIONS = PREFIX + "notifications"
+BOT_ENTITLEMENTS = PREFIX + "bot-entitlements"
 
-TopicKind = Literal["input", "output", "audit", "account"]
+TopicKind = Literal["input", "output", "audit", "account", "money", "entitlement"]
 """``account``: the money's source of truth (MONEY_RULES §1), kept forever; the balance
-agent reads it, and the sink archives it in ClickHouse (``account_events``) for the jobs."""
+agent reads it, and the sink archives it in ClickHouse (``account_events``) for the jobs.
+``money``: the balance agent's outputs (it writes their ClickHouse rows itself).
+``entitlement``: compacted, the latest value per key is the state."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,9 @@ TOPIC_SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(LATE_EVENTS, "event_id", "audit", "events for visits already closed"),
     TopicSpec(DEAD_LETTERS, "topic/partition/offset", "audit", "records that failed decoding"),
     TopicSpec(ACCOUNT_EVENTS, "bot_id", "account", "admin actions and payment outcomes"),
+    TopicSpec(WALLET_LEDGER, "bot_id", "money", "wallet movements (append-only, reversals)"),
+    TopicSpec(NOTIFICATIONS, "bot_id", "money", "plan-status notifications, once each"),
+    TopicSpec(BOT_ENTITLEMENTS, "bot_id", "entitlement", "may the bot serve (compacted)"),
 )
 
 #: Co-partitioned by ``conversation_id``: must always have the same partition count.
@@ -76,5 +88,8 @@ INPUT_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS if s.kind == "
 OUTPUT_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS
                                        if s.kind in ("output", "audit"))
 #: Everything the ClickHouse sink reads: raw inputs, sessions, late events, dead letters and
-#: the account events (archived for the money jobs).
-SINK_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS)
+#: the account events (archived for the money jobs); not the balance agent's outputs.
+SINK_TOPICS: tuple[str, ...] = tuple(s.name for s in TOPIC_SPECS
+                                     if s.kind in ("input", "output", "audit", "account"))
+#: What the balance agent reads, all keyed by ``bot_id`` (co-partitioned).
+BALANCE_INPUTS: tuple[str, ...] = (USAGE_SESSIONS, ALERT_SESSIONS, ACCOUNT_EVENTS)

@@ -5,9 +5,10 @@ retention settings re-applied, and a partition count that differs from the confi
 an error, never "fixed": adding partitions re-maps keys to partitions and would split a
 conversation's events from its state.
 
-No topic is compacted: outputs are keyed by ``bot_id`` (one key, many sessions), so
-compaction would drop data; only Faust's own changelog topics are compacted (Faust creates
-them). The broker runs with ``auto.create.topics.enable=false``, so run this before producing.
+Only ``bot-entitlements`` is compacted (its latest value per bot *is* the entitlement);
+other outputs are keyed by ``bot_id`` (one key, many sessions or entries), so compaction
+would drop data. Faust's own changelog topics are compacted too (Faust creates them). The
+broker runs with ``auto.create.topics.enable=false``, so run this before producing.
 
 | variable | default | meaning |
 |---|---|---|
@@ -17,6 +18,7 @@ them). The broker runs with ``auto.create.topics.enable=false``, so run this bef
 | BOTBILL_INPUT_RETENTION_DAYS | 7 | inputs: replay window for reprocessing |
 | BOTBILL_OUTPUT_RETENTION_DAYS | 30 | sessions: re-load ClickHouse after an incident |
 | BOTBILL_AUDIT_RETENTION_DAYS | 90 | late events and dead letters: time to investigate |
+| BOTBILL_MONEY_RETENTION_DAYS | 90 | wallet ledger and notifications (ClickHouse keeps them) |
 
 ``account-events`` (MONEY_RULES §1) is kept forever: wallets and invoices are recomputed from
 it (``replay``), so it is never deleted by time.
@@ -48,11 +50,13 @@ __all__ = ["TopicError", "TopicInfo", "TopicSettings", "create_topics", "describ
 
 EXIT_MISSING = 3
 _DAY_MS = 24 * 3600 * 1000
-_KEPT_FOREVER: frozenset[TopicKind] = frozenset({"account"})
+_KEPT_FOREVER: frozenset[TopicKind] = frozenset({"account", "entitlement"})
+_COMPACTED: frozenset[TopicKind] = frozenset({"entitlement"})
 _RETENTION_ENV: dict[TopicKind, tuple[str, int]] = {
     "input": ("BOTBILL_INPUT_RETENTION_DAYS", 7),
     "output": ("BOTBILL_OUTPUT_RETENTION_DAYS", 30),
     "audit": ("BOTBILL_AUDIT_RETENTION_DAYS", 90),
+    "money": ("BOTBILL_MONEY_RETENTION_DAYS", 90),
 }
 
 
@@ -90,7 +94,7 @@ class TopicSettings:
     def config(self, spec: TopicSpec) -> dict[str, str]:
         """The topic-level configs botbill manages for ``spec``."""
         return {
-            "cleanup.policy": "delete",
+            "cleanup.policy": "compact" if spec.kind in _COMPACTED else "delete",
             "retention.ms": ("-1" if spec.kind in _KEPT_FOREVER
                              else str(self.retention_days[spec.kind] * _DAY_MS)),
             "min.insync.replicas": str(min(2, self.replication)),
@@ -237,6 +241,8 @@ def _print_table(infos: list[TopicInfo]) -> None:
             continue
         days = int(info.config.get("retention.ms", "0")) / _DAY_MS
         retention = f"{days:g}d" if days > 0 else "forever"
+        if info.config.get("cleanup.policy") == "compact":
+            retention = "compacted"
         print(
             f"{info.name:<20} {info.partitions:>10} {info.replication:>8} {retention:>9}  "
             f"{specs[info.name].key}"

@@ -1,6 +1,6 @@
-"""``botbill worker``: run the Faust worker (sessionizer, alert agent, ClickHouse sink), and
-the money jobs on a schedule (``plan-status``, ``invoices run``: see ``jobs.schedule``;
-``BOTBILL_JOBS_INTERVAL``, default 300 s, 0 = off).
+"""``botbill worker``: run the Faust worker (sessionizer, alert agent, ClickHouse sink,
+balance agent), and the money jobs on a schedule (``plan-status``, ``invoices run``: see
+``jobs.schedule``; ``BOTBILL_JOBS_INTERVAL``, default 300 s, 0 = off).
 
 Settings come from the environment (:mod:`streams.settings`); ``/metrics`` and ``/health``
 are served on 127.0.0.1:``BOTBILL_METRICS_PORT``.
@@ -33,7 +33,11 @@ def main(argv: list[str]) -> int:
         return 2
     from .app import create_app  # Faust is heavy: import only for the worker
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except BotbillError as error:  # e.g. a bad BOTBILL_CATALOG for the balance agent
+        print(f"botbill worker: {error}", file=sys.stderr)
+        return 2
     start_schedule(jobs_every, lambda: connect(settings.clickhouse_url))
     print(f"botbill worker: metrics on http://127.0.0.1:{settings.metrics_port}/metrics, "
           f"health on /health", file=sys.stderr, flush=True)

@@ -41,7 +41,7 @@ PUBLIC = {
     "botbill.sinks": {
         "ClickHouseStore", "DeadLetterRecord", "InMemoryStore", "LateEventRecord",
         "MigrationError", "RawEventRecord", "SessionStore", "SinkBatch", "SinkError",
-        "SinkUnavailable", "UsageSummary", "billed_sessions", "connect", "migrate",
+        "SinkUnavailable", "UsageSnapshot", "UsageSummary", "billed_sessions", "connect", "migrate",
         "raw_events", "usage_summary", "write_with_retry",
     },
     "botbill.deploy": {

@@ -117,6 +117,11 @@ class Pipeline:
 
     # -- names -----------------------------------------------------------------------------
 
+    @property
+    def app_id(self) -> str:
+        """The worker's app id: the consumer group, and the changelog topics' prefix."""
+        return self.env.get("BOTBILL_APP_ID") or f"{self.prefix}botbill"
+
     def topic(self, name: str) -> str:
         """The prefixed name of a botbill topic (``conversation-turns`` ...)."""
         return self.prefix + name
@@ -187,7 +192,7 @@ class Pipeline:
             for future in admin.delete_topics(names, operation_timeout=60).values():
                 future.result()
         with contextlib.suppress(KafkaException):  # the group may never have formed
-            for future in admin.delete_consumer_groups([self.env["BOTBILL_APP_ID"]]).values():
+            for future in admin.delete_consumer_groups([self.app_id]).values():
                 future.result()
 
     # -- the CLI ---------------------------------------------------------------------------

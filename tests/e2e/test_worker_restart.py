@@ -23,9 +23,9 @@ def _traffic(start_ms: int) -> list[dict[str, Any]]:
                                 span_ms=3 * 60 * MINUTE_MS, account_prefix="restart-"))
 
 
-# SIGTERM only: after SIGKILL the stream may re-read events in another order than the lost
-# history and leave a session only `botbill reconcile --repair` removes (README, known limits).
-@pytest.mark.parametrize("how", [signal.SIGTERM], ids=["stop"])
+# SIGKILL too: a crash may lose state and output out of step, and the stream re-reads events
+# in another order than the lost history; the newer snapshots must outrank what it sent.
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["stop", "kill"])
 def test_a_restarted_worker_bills_as_replay(pipeline: Pipeline, tmp_path: Path,
                                             how: signal.Signals) -> None:
     # each case later in event time than the one before: the module shares one pipeline

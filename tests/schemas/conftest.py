@@ -65,6 +65,25 @@ _SAMPLES.update({  # account events (MONEY_RULES §1)
     "OwnerChanged": {**_ACCOUNT, "owner_user_id": "u-2"},
 })
 
+_SAMPLES.update({  # the balance agent's outputs
+    "WalletLedgerEntry": {
+        "entry_id": "acct-1:bot-a:debit:usage/conv-1/1793527200000/1:1",
+        "account_id": "acct-1", "bot_id": "bot-a", "at": 1_793_527_200_000, "kind": "debit",
+        "amount_cents": 20, "grant_id": "", "session_id": "usage/conv-1/1793527200000/1",
+        "draws": [{"source": "signup:bot-a", "cents": 15}, {"source": "", "cents": 5}],
+        "reverses": "", "reversed_kind": "",
+    },
+    "BotNotification": {
+        "notification_id": "acct-1:bot-a:notification:suspended:1793527200000",
+        "account_id": "acct-1", "bot_id": "bot-a", "at": 1_793_527_200_000,
+        "kind": "suspended", "detail": "",
+    },
+    "BotEntitlement": {
+        "account_id": "acct-1", "bot_id": "bot-a", "allowed": False, "status": "suspended",
+        "reason": "the wallet is empty (balance <= 0): add funds", "since": 1_793_527_200_000,
+    },
+})
+
 _registry_numbers = itertools.count()
 
 

@@ -32,6 +32,8 @@ def records(schema: Any) -> st.SearchStrategy[Any]:
         return _PRIMITIVES[schema]
     if schema["type"] == "enum":
         return st.sampled_from(schema["symbols"])
+    if schema["type"] == "array":
+        return st.lists(records(schema["items"]), max_size=3)
     if schema["type"] == "record":
         return st.fixed_dictionaries({f["name"]: records(f["type"]) for f in schema["fields"]})
     return records(schema["type"])
@@ -47,10 +49,11 @@ ANY_RECORD = st.one_of([strategy(name) for name in NAMES])
 
 def test_every_schema_has_a_sample(sample: Any) -> None:
     assert NAMES == ("AgentHandoff", "AlertDelivered", "AlertSession", "AutoReloadSet",
-                     "BotRegistered", "ConversationTurn", "CreditsGranted", "DeadLetter",
+                     "BotEntitlement", "BotNotification", "BotRegistered",
+                     "ConversationTurn", "CreditsGranted", "DeadLetter",
                      "ExtensionDecided", "ExtensionRequested", "LateEvent", "OrderPlaced",
                      "OrderSettled", "OwnerChanged", "PlanChangeRequested",
-                     "UsageSessionChange")
+                     "UsageSessionChange", "WalletLedgerEntry")
     for name in NAMES:
         assert sample(name)
 

@@ -19,7 +19,7 @@ def test_public_names_are_pinned():
     assert sorted(sinks.__all__) == [
         "ClickHouseStore", "DeadLetterRecord", "InMemoryStore", "LateEventRecord",
         "MigrationError", "RawEventRecord", "SessionStore", "SinkBatch", "SinkError",
-        "SinkUnavailable", "UsageSummary", "billed_sessions", "connect", "migrate",
+        "SinkUnavailable", "UsageSnapshot", "UsageSummary", "billed_sessions", "connect", "migrate",
         "raw_events", "usage_summary", "write_with_retry"]
     for name in sinks.__all__:
         assert getattr(sinks, name).__doc__, name

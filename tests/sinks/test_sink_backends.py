@@ -19,6 +19,7 @@ from botbill.sinks import (
     LateEventRecord,
     RawEventRecord,
     SinkBatch,
+    UsageSnapshot,
     UsageSummary,
     billed_sessions,
     migrate,
@@ -236,3 +237,69 @@ def test_an_empty_day_range_returns_nothing(backend, records):
     backend.write(SinkBatch(usage_changes=[SessionChange(records.usage(1), 1, False)]))
     assert billed(backend, records.account, day_from=date(2026, 11, 2),
                   day_to=date(2026, 11, 1)) == []
+
+
+def _snapshot(records, revision, closed_end=-1, conversation="conv-1", bot="bot-a"):
+    return UsageSnapshot(records.account, bot, conversation, revision, closed_end)
+
+
+def test_a_newer_snapshot_supersedes_sessions_it_does_not_carry(backend, records):
+    # a history lost in a crash billed a visit at t0 (revision 3); the recovered history
+    # saw the same events in another order and billed it from t0 + 1 min (revision 4)
+    lost = records.usage(1, start=records.t0)
+    kept = records.usage(1, start=records.t0 + MINUTE)
+    backend.write(SinkBatch(usage_changes=[SessionChange(lost, 3, False)],
+                            usage_snapshots=[_snapshot(records, 3)]))
+    assert billed(backend, records.account) == [lost]
+    backend.write(SinkBatch(usage_changes=[SessionChange(kept, 4, False)],
+                            usage_snapshots=[_snapshot(records, 4)]))
+    assert billed(backend, records.account) == [kept]
+    # an older snapshot arriving late (a redelivery) changes nothing
+    backend.write(SinkBatch(usage_changes=[SessionChange(lost, 3, False)],
+                            usage_snapshots=[_snapshot(records, 3)]))
+    assert billed(backend, records.account) == [kept]
+
+
+def test_a_snapshot_leaves_closed_visits_and_other_conversations_alone(backend, records):
+    closed = records.usage(1, start=records.t0)  # its visit closed: not re-sent any more
+    other = records.usage(1, start=records.t0 + 5 * MINUTE, conversation="conv-2")
+    newer = records.usage(1, start=records.t0 + 90 * MINUTE)
+    backend.write(SinkBatch(usage_changes=[SessionChange(closed, 2, False),
+                                           SessionChange(other, 1, False)],
+                            usage_snapshots=[_snapshot(records, 2),
+                                             _snapshot(records, 1, conversation="conv-2")]))
+    backend.write(SinkBatch(usage_changes=[SessionChange(newer, 9, False)],
+                            usage_snapshots=[_snapshot(records, 9, closed_end=closed.
+                                                       conversation_session_end)]))
+    assert billed(backend, records.account) == sorted([closed, other, newer], key=row_sort_key)
+
+
+def test_sessions_without_any_snapshot_are_billed_as_before(backend, records):
+    backend.write(SinkBatch(usage_changes=[SessionChange(records.usage(1), 1, False)]))
+    assert billed(backend, records.account) == [records.usage(1)]
+
+
+def test_the_in_memory_store_supersedes_like_the_query(records):
+    store = InMemoryStore()
+    lost = records.usage(1, start=records.t0)
+    kept = records.usage(1, start=records.t0 + MINUTE)
+    store.write_batch(SinkBatch(usage_changes=[SessionChange(lost, 3, False)],
+                                usage_snapshots=[_snapshot(records, 3)]))
+    store.write_batch(SinkBatch(usage_changes=[SessionChange(kept, 4, False)],
+                                usage_snapshots=[_snapshot(records, 4)]))
+    assert store.billed() == [kept]
+
+
+def test_the_finance_views_leave_superseded_sessions_out(backend, records):
+    lost = records.usage(1, start=records.t0, conversation="c9")
+    kept = records.usage(1, start=records.t0 + MINUTE, conversation="c9")
+    backend.write(SinkBatch(usage_changes=[SessionChange(lost, 3, False)],
+                            usage_snapshots=[_snapshot(records, 3, conversation="c9")]))
+    backend.write(SinkBatch(usage_changes=[SessionChange(kept, 4, False)],
+                            usage_snapshots=[_snapshot(records, 4, conversation="c9")]))
+    daily = backend.client.execute(
+        "SELECT bot_id, day, usage_sessions FROM bot_usage_daily "
+        "WHERE account_id = %(a)s ORDER BY bot_id, day", {"a": records.account})
+    assert daily == [("bot-a", date(2026, 11, 1), 1)]
+    assert [s.usage_sessions for s in usage_summary(backend.client,
+                                                    account=records.account)] == [1]

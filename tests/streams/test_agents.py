@@ -39,6 +39,7 @@ from tests.streams.conftest import (
 SESSIONIZER = "botbill.streams.app.sessionize"
 ALERTS = "botbill.streams.app.bill_alerts"
 SINK = "botbill.streams.app.sink"
+BALANCE = "botbill.streams.balance_agent.balance"
 
 
 class Sent(NamedTuple):
@@ -75,6 +76,20 @@ class FakeProducer:
                               m.partition))
 
 
+class NoBroker:
+    """Stands in for ``streams.offsets.BrokerOffsets``: no committed offsets to ask for, so
+    each partition starts where its first message is."""
+
+    def __init__(self, *args: Any) -> None:
+        pass
+
+    def start_offset(self, tp: tuple[str, int]) -> None:
+        return None
+
+    def read(self, topics: Any) -> dict[Any, Any]:
+        return {}
+
+
 @dataclass
 class Worker:
     app: faust.App
@@ -103,6 +118,7 @@ def make_worker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     def make(**overrides: Any) -> Worker:
         store = InMemoryStore()
         monkeypatch.setattr(app_module, "ClickHouseStore", lambda url: store)
+        monkeypatch.setattr(app_module, "BrokerOffsets", NoBroker)
         settings = WorkerSettings(**{"bootstrap": "127.0.0.1:1",
                                      "clickhouse_url": "clickhouse://default@127.0.0.1:1/x",
                                      "datadir": str(tmp_path / "worker"), "partitions": 2,
@@ -174,13 +190,13 @@ def test_create_app_builds_agents_tables_and_topics_without_connecting(
         make_worker: Callable[..., Worker]) -> None:
     worker = make_worker(partitions=3)
     agents = worker.app.agents
-    assert set(agents) == {SESSIONIZER, ALERTS, SINK}
+    assert set(agents) == {SESSIONIZER, ALERTS, SINK, BALANCE}
     assert set(agents[SESSIONIZER].channel.topics) == {topics.CONVERSATION_TURNS,
                                                        topics.AGENT_HANDOFFS}
     assert set(agents[ALERTS].channel.topics) == {topics.ALERTS_DELIVERED}
     assert set(agents[SINK].channel.topics) == set(topics.SINK_TOPICS)
     tables = worker.app.tables
-    assert set(tables) == {"conversations", "alerts-seen"}
+    assert set(tables) == {"conversations", "alerts-seen", "balances"}
     assert {t.partitions for t in tables.values()} == {3}
     assert worker.producer.sent == [] and worker.store.batches == []
 
@@ -333,3 +349,40 @@ def test_a_poison_message_does_not_stop_the_sink(make_worker: Callable[..., Work
         [alert.event_id]
     assert [d.topic for b in worker.store.batches for d in b.dead_letters] == \
         [topics.USAGE_SESSIONS]
+
+
+def test_an_internal_error_is_counted_apart_retried_and_not_bad_input(
+        make_worker: Callable[..., Worker], events: EventFactory,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug or an infrastructure hiccup is not the message's fault: counted as an internal
+    error (not invalid), retried; a message that keeps failing is parked, still not counted
+    as invalid input."""
+    from botbill.streams.handlers import ConversationHandler
+
+    monkeypatch.setattr(app_module, "INTERNAL_ATTEMPTS", 2)
+    worker = make_worker()
+    handle = ConversationHandler.handle
+    failures = {"c1": 1, "c2": 99}  # c1 fails once then works; c2 always fails
+
+    def flaky(self: ConversationHandler, event: Any, *args: Any) -> Any:
+        if failures.get(event.conversation_id, 0) > 0:
+            failures[event.conversation_id] -= 1
+            raise RuntimeError(f"boom on {event.conversation_id}")
+        return handle(self, event, *args)
+
+    monkeypatch.setattr(ConversationHandler, "handle", flaky)
+
+    async def script(feeder: Feeder) -> None:
+        for conversation in ("c1", "c2"):
+            event = events.turn(0, "USER", conversation=conversation)
+            await feeder.put(topics.CONVERSATION_TURNS, encode_event(worker.codec, event),
+                             key=conversation.encode())
+
+    run(worker, SESSIONIZER, "sessionizer", script)
+    assert sample(worker.metrics, "botbill_internal_errors", agent="sessionizer") == 3
+    assert sample(worker.metrics, "botbill_invalid_events",
+                  topic=topics.CONVERSATION_TURNS) == 0
+    billed = {r["conversation_id"] for r in worker.decoded(topics.USAGE_SESSIONS)}
+    assert billed == {"c1"}
+    [dead] = worker.decoded(topics.DEAD_LETTERS)
+    assert dead["source_offset"] == 1 and "internal error" in dead["error"]

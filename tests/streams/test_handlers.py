@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
+from typing import Any
 
 import orjson
 import pytest
@@ -24,7 +26,9 @@ from botbill.billing_rules.visits import bill_conversation
 from botbill.schemas.codec import AvroCodec
 from botbill.streams import topic_names as topics
 from botbill.streams.handlers import (
+    NO_CLOSED_VISIT,
     OCCURRED_AT_HEADER,
+    SNAPSHOT_MARKER_INDEX,
     AlertHandler,
     ConversationHandler,
     InvalidMessage,
@@ -53,17 +57,31 @@ GRACE = 5 * MINUTE  # default grace
 
 # --- reading what the handlers send ------------------------------------------------------
 
-def usage_changes(codec: AvroCodec, outgoing: Iterable[Outgoing]) -> list[SessionChange]:
-    """The ``usage-sessions`` messages, decoded with the codec."""
-    changes = []
+def _usage_records(codec: AvroCodec, outgoing: Iterable[Outgoing]) -> list[dict[str, Any]]:
+    records = []
     for message in outgoing:
         if message.topic != topics.USAGE_SESSIONS:
             continue
         name, record = codec.decode(message.value)
         assert name == "UsageSessionChange"
+        records.append(record)
+    return records
+
+
+def usage_changes(codec: AvroCodec, outgoing: Iterable[Outgoing]) -> list[SessionChange]:
+    """The session changes among the ``usage-sessions`` messages (snapshot markers apart)."""
+    changes = []
+    for record in _usage_records(codec, outgoing):
+        if record["session_index"] == SNAPSHOT_MARKER_INDEX:
+            continue
         revision, voided = record.pop("revision"), record.pop("voided")
         changes.append(SessionChange(UsageSession(**record), revision, voided))
     return changes
+
+
+def snapshot_markers(codec: AvroCodec, outgoing: Iterable[Outgoing]) -> list[dict[str, Any]]:
+    return [r for r in _usage_records(codec, outgoing)
+            if r["session_index"] == SNAPSHOT_MARKER_INDEX]
 
 
 def only(outgoing: list[Outgoing], topic: str) -> list[Outgoing]:
@@ -195,11 +213,14 @@ def test_a_session_opens_at_once_keyed_by_bot_with_its_event_time(
         sessionizer: Sessionizer, events: EventFactory, codec: AvroCodec) -> None:
     turn = events.turn(0, "USER")
     out = sessionizer.feed(turn)
-    assert [m.topic for m in out] == [topics.USAGE_SESSIONS]
-    assert out[0].key == b"bot-a"
+    assert [m.topic for m in out] == [topics.USAGE_SESSIONS] * 2  # the session, the marker
+    assert {m.key for m in out} == {b"bot-a"}  # one partition: the marker comes after
     assert dict(out[0].headers) == {OCCURRED_AT_HEADER: str(turn.occurred_at).encode()}
     [change] = usage_changes(codec, out)
     assert not change.voided and change.revision >= 1
+    [marker] = snapshot_markers(codec, out[1:])
+    assert (marker["conversation_id"], marker["revision"]) == ("c1", change.revision)
+    assert marker["conversation_session_start"] == NO_CLOSED_VISIT
     assert change.session == UsageSession("acct-1", "bot-a", "c1", "web", "u-1", T0, T0, 1,
                                           T0, T0)
 
@@ -211,11 +232,14 @@ def test_a_redelivery_resends_the_snapshot_and_changes_nothing(
     sessionizer.feed(first)
     sessionizer.feed(second)
     before = dict(sessionizer.states)
-    resent = usage_changes(codec, sessionizer.feed(first))
+    out = sessionizer.feed(first)
+    resent = usage_changes(codec, out)
     assert sessionizer.states == before
     assert sorted((c.session for c in resent), key=lambda s: s.identity) == \
         billed_by_batch([first, second])
-    earlier = usage_changes(codec, sessionizer.sent[:-len(resent)])
+    [marker] = snapshot_markers(codec, out)
+    assert marker["revision"] == resent[0].revision
+    earlier = usage_changes(codec, sessionizer.sent[:-len(out)])
     # the snapshot is the current truth: it must not lose to anything sent before it
     assert min(c.revision for c in resent) >= max(c.revision for c in earlier)
     assert sample(metrics, "botbill_duplicate_events", topic=topics.CONVERSATION_TURNS) == 1
@@ -288,7 +312,7 @@ def test_a_visit_is_open_until_event_time_passes_end_plus_timeout_plus_grace(
     sessionizer.feed(first)
     edge = first.occurred_at + T + GRACE  # the open visit ends at its only event
     in_time = sessionizer.feed(events.turn(1, "USER"), watermark=edge)
-    assert [m.topic for m in in_time] == [topics.USAGE_SESSIONS]
+    assert {m.topic for m in in_time} == {topics.USAGE_SESSIONS}
     too_late = sessionizer.feed(events.turn(1, "USER"), watermark=edge + MINUTE + 1)
     assert [m.topic for m in too_late] == [topics.LATE_EVENTS]
 
@@ -442,3 +466,72 @@ def test_an_occurred_at_out_of_range_is_invalid_not_a_crash(events: EventFactory
     value = encode_event(codec, replace(events.turn(1), occurred_at=-10**14))
     with pytest.raises(InvalidMessage, match="'occurred_at' must be between"):
         decode_input(codec, topics.CONVERSATION_TURNS, value)
+
+
+# --- crash-exactness: a lost history is outranked -------------------------------------------
+
+def _stored_by_sink(codec: AvroCodec, sent: list[Outgoing]) -> list[UsageSession]:
+    """What the export shows after the sink wrote ``sent`` (snapshot rule included)."""
+    from botbill.sinks.store import InMemoryStore
+    from botbill.streams.sink import build_batch
+
+    messages = [SimpleNamespace(topic=m.topic, partition=0, offset=i, key=m.key, value=m.value,
+                                headers=m.headers) for i, m in enumerate(sent)]
+    store = InMemoryStore()
+    store.write_batch(build_batch(codec, messages)[0])
+    return sorted((s for s in store.billed() if isinstance(s, UsageSession)),
+                  key=lambda s: s.identity)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_crash_that_loses_state_and_rereads_in_another_order_bills_as_the_batch(
+        seed: int, make_sessionizer: Callable[..., Sessionizer], codec: AvroCodec) -> None:
+    """SIGKILL after the output of events ``[:cut]`` went out but before their state was
+    stored: the worker restarts from the state after ``[:saved]`` and re-reads the rest, the
+    two input topics interleaved differently. Whatever the lost history sent must not stay
+    billed: the export equals the batch biller's answer."""
+    rng = random.Random(seed)
+    all_events = [e for e in generated(seed, count=400) if not isinstance(e, AlertDelivered)]
+    saved = rng.randrange(0, len(all_events) // 2)
+    cut = rng.randrange(saved, len(all_events))
+    lost = make_sessionizer()
+    for event in all_events[:cut]:
+        lost.feed(event)
+    recovered = make_sessionizer()
+    for event in all_events[:saved]:
+        recovered.feed(event)
+    recovered.sent.clear()  # its output is the lost history's, already in `lost.sent`
+    rest = all_events[saved:]
+    turns = [e for e in rest if e.type == "conversation_turn"]
+    handoffs = [e for e in rest if e.type != "conversation_turn"]
+    while turns or handoffs:  # another interleaving of the two topics, each in its order
+        source = turns if (turns and (not handoffs or rng.random() < 0.5)) else handoffs
+        recovered.feed(source.pop(0))
+    assert _stored_by_sink(codec, lost.sent + recovered.sent) == billed_by_batch(all_events)
+
+
+def test_a_session_only_the_lost_history_had_is_superseded(
+        make_sessionizer: Callable[..., Sessionizer], events: EventFactory,
+        codec: AvroCodec) -> None:
+    """Turns at 0 and 20 min are two visits; a handoff at 10 min (other topic) merges them.
+    The lost history read the turn at 20 before the handoff and billed a visit at 20 min;
+    after the crash the handoff is read first, so the recovered state never knows that
+    visit and never voids it: only the newer snapshot takes it out of the export."""
+    first, merging, second = (events.turn(0, "USER"), events.handoff(10, "STARTED"),
+                              events.turn(20, "USER"))
+    lost = make_sessionizer()
+    for event in (first, second):
+        lost.feed(event)
+    orphan = [c.session for c in usage_changes(codec, lost.sent)
+              if c.session.conversation_session_start == second.occurred_at]
+    assert orphan  # the lost history billed a visit at 20 min
+    recovered = make_sessionizer()
+    recovered.feed(first)
+    recovered.sent.clear()
+    for event in (merging, second):
+        recovered.feed(event)
+    assert not any(c.session.conversation_session_start == second.occurred_at
+                   for c in usage_changes(codec, recovered.sent))  # never voided by it
+    stored = _stored_by_sink(codec, lost.sent + recovered.sent)
+    assert stored == billed_by_batch([first, merging, second])
+    assert orphan[0] not in stored

@@ -316,3 +316,19 @@ def test_account_events_are_archived_and_junk_goes_to_the_dead_letters(
     assert [(d.offset, d.error.startswith("not a valid account event"))
             for d in batch.dead_letters] == [(wrong.offset, True), (junk.offset, True)]
     assert len(batch) == 3
+
+
+def test_a_snapshot_marker_becomes_a_usage_snapshot_not_a_session(
+        codec: AvroCodec, events: EventFactory, make_message: MessageFactory) -> None:
+    from botbill.sinks.store import UsageSnapshot
+    from botbill.streams.handlers import ConversationHandler
+    from botbill.streams.metrics import Metrics
+    from botbill.streams.settings import WorkerSettings
+
+    handler = ConversationHandler(codec, WorkerSettings(), Metrics())
+    _, out = handler.handle(events.turn(0, "USER"), None, -(2**62), topics.CONVERSATION_TURNS)
+    messages = [make_message(m.topic, m.value, key=m.key, headers=list(m.headers))
+                for m in out]
+    batch, _ = build_batch(codec, messages)
+    assert [c.session.session_index for c in batch.usage_changes] == [1]
+    assert batch.usage_snapshots == [UsageSnapshot("acct-1", "bot-a", "c1", 1, -1)]

@@ -9,10 +9,18 @@ import pytest
 from botbill.deploy.stack import Endpoints
 from botbill.streams import topics
 from botbill.streams.topic_names import (
+    ACCOUNT_EVENTS,
+    ALERT_SESSIONS,
+    BALANCE_INPUTS,
+    BOT_ENTITLEMENTS,
     CONVERSATION_TOPICS,
     INPUT_TOPICS,
+    NOTIFICATIONS,
+    PREFIX,
     SINK_TOPICS,
     TOPIC_SPECS,
+    USAGE_SESSIONS,
+    WALLET_LEDGER,
 )
 from botbill.streams.topics import TopicError, TopicSettings, create_topics, describe_topics
 
@@ -39,7 +47,9 @@ def test_partitions_replication_and_retention_match_config(stack: Endpoints) -> 
         info = infos[spec.name]
         assert (info.partitions, info.replication) == (settings.partitions, settings.replication)
         assert info.config["retention.ms"] == settings.config(spec)["retention.ms"]
-        assert info.config["cleanup.policy"] == "delete"
+        assert info.config["cleanup.policy"] == settings.config(spec)["cleanup.policy"]
+    assert infos[BOT_ENTITLEMENTS].config["cleanup.policy"] == "compact"
+    assert infos[WALLET_LEDGER].config["cleanup.policy"] == "delete"
     assert infos["conversation-turns"].config["retention.ms"] == str(7 * 24 * 3600 * 1000)
     assert infos["account-events"].config["retention.ms"] == "-1"  # the money's source of truth
 
@@ -88,11 +98,24 @@ def test_topic_specs_are_consistent() -> None:
     assert all(
         spec.key == "conversation_id" for spec in TOPIC_SPECS if spec.name in CONVERSATION_TOPICS
     )
-    # the sink archives every topic, the account events included (the money jobs read them)
-    assert set(SINK_TOPICS) == {spec.name for spec in TOPIC_SPECS}
+    # the sink archives the inputs, sessions, audit topics and the account events (the money
+    # jobs read them), not the balance agent's outputs (it writes their rows itself)
+    assert set(SINK_TOPICS) == {spec.name for spec in TOPIC_SPECS
+                                if spec.kind in ("input", "output", "audit", "account")}
     account = [spec for spec in TOPIC_SPECS if spec.kind == "account"]
     assert [(spec.name.rsplit("-", 2)[-2:], spec.key) for spec in account] == [
         (["account", "events"], "bot_id")]
+
+
+def test_only_the_entitlements_are_compacted_and_kept() -> None:
+    configs = {spec.name.removeprefix(PREFIX): TopicSettings().config(spec)
+               for spec in TOPIC_SPECS}
+    assert [name for name, c in configs.items() if c["cleanup.policy"] == "compact"] == [
+        "bot-entitlements"]
+    assert configs["bot-entitlements"]["retention.ms"] == "-1"
+    assert configs["wallet-ledger"]["retention.ms"] == str(90 * 24 * 3600 * 1000)
+    assert set(BALANCE_INPUTS) == {USAGE_SESSIONS, ALERT_SESSIONS, ACCOUNT_EVENTS}
+    assert not set(SINK_TOPICS) & {WALLET_LEDGER, NOTIFICATIONS, BOT_ENTITLEMENTS}
 
 
 def test_settings_come_from_env() -> None:

@@ -114,3 +114,17 @@ def test_a_value_that_cannot_work_is_refused_at_once(variable: str, value: str,
                                                      from_env: FromEnv) -> None:
     with pytest.raises((ValueError, BotbillError)):
         from_env(**{variable: value})
+
+
+def test_the_app_id_follows_the_topic_namespace(from_env: FromEnv) -> None:
+    # two pipelines on one cluster must not share a consumer group or changelog topics
+    staging = from_env(BOTBILL_TOPIC_PREFIX="staging-")
+    production = from_env(BOTBILL_TOPIC_PREFIX="prod-")
+    assert staging.app_id == "staging-botbill"
+    assert production.app_id == "prod-botbill"
+
+
+def test_an_explicit_app_id_wins_over_the_namespace(from_env: FromEnv) -> None:
+    assert from_env(BOTBILL_TOPIC_PREFIX="staging-", BOTBILL_APP_ID="legacy").app_id == "legacy"
+    assert from_env(BOTBILL_TOPIC_PREFIX="staging-", BOTBILL_APP_ID="").app_id == (
+        "staging-botbill")
