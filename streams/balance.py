@@ -55,7 +55,14 @@ from botbill.schemas.codec import AvroCodec
 from botbill.sinks import money as rows
 
 from . import topic_names as topics
-from .handlers import OCCURRED_AT_HEADER, InvalidMessage, Outgoing, dead_letter, now_ms
+from .handlers import (
+    OCCURRED_AT_HEADER,
+    SNAPSHOT_MARKER_INDEX,
+    InvalidMessage,
+    Outgoing,
+    dead_letter,
+    now_ms,
+)
 
 __all__ = [
     "AccountInput",
@@ -151,8 +158,9 @@ class BalanceHandler:
     # -- decoding ------------------------------------------------------------------------
 
     def decode(self, topic: str, value: bytes | None,
-               headers: Any = None) -> AccountInput | SessionInput:
-        """One message of an input -> what it says; :class:`InvalidMessage` says why not."""
+               headers: Any = None) -> AccountInput | SessionInput | None:
+        """One message of an input -> what it says (``None``: the sessionizer's snapshot
+        marker, not a session); :class:`InvalidMessage` says why not."""
         if not value:
             raise InvalidMessage("empty message value")
         try:
@@ -177,6 +185,8 @@ class BalanceHandler:
             at = record["delivered_at"]
             return SessionInput(record["account_id"], record["bot_id"], at,
                                 f"alert/{record['event_id']}", "alert", at, 0, False)
+        if record["session_index"] == SNAPSHOT_MARKER_INDEX:
+            return None
         start = record["billing_session_start"]
         revealed = next((int(v) for k, v in _items(headers) if k == OCCURRED_AT_HEADER),
                         start)

@@ -51,7 +51,7 @@ from botbill.sinks import money as sink_money
 from botbill.sinks.exceptions import SinkUnavailable
 
 from . import topic_names as topics
-from .balance import AccountInput, BalanceHandler, MoneyRows, SessionInput, bot_key
+from .balance import BalanceHandler, MoneyRows, bot_key
 from .handlers import InvalidMessage, Outgoing, dead_letter, now_ms
 from .health import Progress
 from .metrics import Metrics
@@ -223,8 +223,7 @@ def install_balance_agent(app: faust.App, settings: WorkerSettings, codec: AvroC
         for m in messages:
             gauges.messages.labels(m.topic).inc()
             try:
-                item: AccountInput | SessionInput = handler.decode(m.topic, m.value,
-                                                                   m.headers)
+                item = handler.decode(m.topic, m.value, m.headers)
             except (InvalidMessage, KeyError, TypeError, ValueError) as error:
                 gauges.rejections.labels("shape").inc()
                 metrics.invalid_events.labels(m.topic).inc()
@@ -232,6 +231,8 @@ def install_balance_agent(app: faust.App, settings: WorkerSettings, codec: AvroC
                           else f"not a valid record: {error!r}")
                 dead.append(dead_letter(codec, m.topic, m.partition, m.offset, m.key,
                                         m.value, reason, now_ms()))
+                continue
+            if item is None:  # a snapshot marker of the sessionizer: nothing to bill
                 continue
             clock.observe(m.topic, m.partition, item.at, now, now_ms())
             key = bot_key(item.account_id, item.bot_id)

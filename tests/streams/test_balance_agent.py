@@ -249,6 +249,26 @@ def test_session_identities_are_replays() -> None:
     assert decoded.identity == session_charge(alert).session_id
 
 
+def test_the_sessionizers_snapshot_marker_is_not_a_session() -> None:
+    """``usage-sessions`` also carries the sessionizer's snapshot markers (index 0): the agent
+    skips them instead of keeping a void for a session that never existed."""
+    from botbill.billing_rules.events import ConversationTurn
+    from botbill.schemas.codec import AvroCodec
+    from botbill.streams.handlers import ConversationHandler
+    from botbill.streams.metrics import Metrics
+    from botbill.streams.settings import WorkerSettings
+
+    codec = AvroCodec()
+    turn = ConversationTurn("t-1", ACCOUNT, BOT, T0, "c1", "u", "web", "USER")
+    _, out = ConversationHandler(codec, WorkerSettings(), Metrics()).handle(
+        turn, None, -(2**62), topics.CONVERSATION_TURNS)
+    handler = BalanceHandler(codec, CATALOG, 0)
+    decoded = [handler.decode(m.topic, m.value, list(m.headers)) for m in out
+               if m.topic == topics.USAGE_SESSIONS]
+    assert len(decoded) == 2 and decoded[-1] is None  # the session, then the marker
+    assert decoded[0] is not None and decoded[0].identity.endswith("/1")
+
+
 def test_the_worker_refuses_a_bad_catalog_with_the_reason(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:

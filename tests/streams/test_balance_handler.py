@@ -90,16 +90,18 @@ def test_overdraft_repaid_then_a_void_adds_up_in_any_order() -> None:
     written in each order add up to the same balance (sign-up 100, 6 x 20, credit 50)."""
     bot = BOTS[0]
     day = 86_400_000
-    reg = AccountInput(*bot, 0, "reg", {"type": "bot_registered", "event_id": "reg",
+    t0 = 1_767_225_600_000  # 2026-01-01T00:00:00.000Z: event times are bounded (2000..2200)
+    reg = AccountInput(*bot, t0, "reg", {"type": "bot_registered", "event_id": "reg",
                                          "account_id": bot[0], "bot_id": bot[1],
-                                         "occurred_at": 0, "plan_id": "standard",
+                                         "occurred_at": t0, "plan_id": "standard",
                                          "owner_user_id": "o"})
-    credit = AccountInput(*bot, 3 * day, "cr", {
+    credit = AccountInput(*bot, t0 + 3 * day, "cr", {
         "type": "credits_granted", "event_id": "cr", "account_id": bot[0], "bot_id": bot[1],
-        "occurred_at": 3 * day, "grant_id": "c1", "amount_cents": 50, "expires_at": None})
-    sessions = [SessionInput(*bot, day + n, f"usage/s{n}", "usage", day + n, 1, False)
+        "occurred_at": t0 + 3 * day, "grant_id": "c1", "amount_cents": 50, "expires_at": None})
+    sessions = [SessionInput(*bot, t0 + day + n, f"usage/s{n}", "usage", t0 + day + n, 1,
+                             False)
                 for n in range(6)]
-    void = SessionInput(*bot, 4 * day, "usage/s2", "usage", day + 2, 2, True)
+    void = SessionInput(*bot, t0 + 4 * day, "usage/s2", "usage", t0 + day + 2, 2, True)
     for order in ([reg, *sessions, credit, void], [credit, void, *sessions, reg],
                   [reg, credit, *sessions, void]):
         handler = BalanceHandler(AvroCodec(), CATALOG, settle_ms=0)
@@ -108,7 +110,7 @@ def test_overdraft_repaid_then_a_void_adds_up_in_any_order() -> None:
         kinds: set[str] = set()
         for offset, item in enumerate(order):
             handler.absorb(state, item, offset)
-            done = handler.recompute(state, 5 * day, 0)
+            done = handler.recompute(state, t0 + 5 * day, 0)
             state = done.state
             total += sum(r.amount_cents for r in done.rows.ledger)
             kinds |= {r.kind for r in done.rows.ledger}
