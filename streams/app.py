@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import faust
+from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types import TP
 from prometheus_client import generate_latest
 
@@ -54,9 +55,20 @@ INTERNAL_ATTEMPTS = 5  # tries of a message that raised an internal error (~15 s
 log = logging.getLogger(__name__)
 
 
+async def _no_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+    """Faust books a jump in a partition's offsets as a compaction "gap" and counts it as
+    acknowledged, so its commit passes messages nobody processed (faust-streaming #596,
+    #606): after a restart, a whole chunk of input was committed unbilled that way. Our
+    topics are neither compacted nor transactional, so a jump is always a hole: it must
+    hold the commit back until the agents seek back over it (``streams.ordering``)."""
+    log.warning("Faust jumped %s[%s] from %s to %s: not counting the hole as processed",
+                tp.topic, tp.partition, offset_from - 1, offset_to)
+
+
 def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faust.App:
     """Build the worker app; nothing connects until it is started."""
     metrics = metrics or Metrics()
+    FaustConsumer._add_gap = _no_gap  # type: ignore[method-assign]  (see _no_gap)
     codec = AvroCodec(settings.registry_url)
     app = faust.App(
         settings.app_id,
@@ -231,8 +243,6 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         log.warning("%s was handed %s[%s] past offset %s: seeking back to it", agent, topic,
                     partition, offset)
         tp = TP(topic, partition)
-        # Faust booked the skipped range as a compaction "gap" it may commit past: forget it
-        getattr(app.consumer, "_gap", {}).pop(tp, None)
         # seek_wait runs in the consumer's own thread: Consumer.seek calls aiokafka from this
         # one, which can lose the fetcher's wake-up and stop fetching for good
         await app.consumer.seek_wait({tp: offset})

@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=400, help="events per step")
     parser.add_argument("--seed", type=int, default=int(time.time()) % 10_000)
     parser.add_argument("--keep", action="store_true", help="keep topics and database")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["outage", "kafka", "rebalance"], help="leave a scenario out")
     args = parser.parse_args(argv)
     sigterm = args.sigterm if args.sigterm is not None else (3 if args.short else 20)
     sigkill = args.sigkill if args.sigkill is not None else (3 if args.short else 20)
@@ -195,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     steps.insert(len(steps) // 2, ("outage", lambda: drill.clickhouse_outage(outage)))
     steps.insert(len(steps) // 3, ("kafka", drill.kafka_restart))
     steps.append(("rebalance", drill.rebalance))
+    steps = [(name, step) for name, step in steps if name not in args.skip]
     started = time.monotonic()
     try:
         pipeline.start()
