@@ -26,6 +26,7 @@ from pathlib import Path
 from botbill.billing_rules.batch import BatchBiller
 from botbill.billing_rules.sessions import AlertSession, UsageSession
 from botbill.billing_rules.settings import BillingSettings
+from botbill.billing_rules.timeutil import MINUTE_MS, format_ms
 from botbill.jobs.replay_money import MoneyReplay
 
 from . import demo_money
@@ -118,6 +119,25 @@ def _wait_for_account_events(url: str, prefix: str, expected: int, timeout: floa
         time.sleep(1)
 
 
+def _traffic_start(url: str, args: argparse.Namespace) -> int:
+    """Event time ends when sending ends, unless an earlier run went further: then it starts
+    just after that run's latest event, so a rerun within the span is never late (behind the
+    watermark the worker kept) and bills in full."""
+    from botbill.sinks.connection import connect
+
+    span_ms = int(args.duration * 1000 * args.speedup)
+    start = int(time.time() * 1000) - span_ms + int(args.duration * 1000)
+    client = connect(url)
+    try:
+        latest = int(client.execute("SELECT max(occurred_at) FROM raw_events")[0][0])
+    finally:
+        client.disconnect()
+    if latest + MINUTE_MS > start:
+        _say(f"an earlier run reached {format_ms(latest)} (event time): this one starts after it")
+        return latest + MINUTE_MS
+    return start
+
+
 def _check_alive(worker: subprocess.Popen[bytes], log: Path) -> None:
     if worker.poll() is not None:
         tail = log.read_text(errors="replace").splitlines()[-20:]
@@ -190,10 +210,11 @@ def main(argv: list[str]) -> int:
             _say(f"sending ~{int(args.rate * args.duration)} generated events over "
                  f"{args.duration:.0f}s (accounts {run}acct-*)")
             _check_alive(worker, worker_log)
+            start = _traffic_start(settings.clickhouse_url, args)
             subprocess.run([sys.executable, "-m", "botbill", "produce",
                             "--rate", str(args.rate), "--duration", str(args.duration),
                             "--speedup", str(args.speedup), "--account-prefix", run,
-                            "--save", str(events)], check=True)
+                            "--start", format_ms(start), "--save", str(events)], check=True)
             traffic = demo_money.sent(events)
             money = MoneyReplay(load_catalog(None), as_of=traffic.latest_ms,
                                 balances=str(Path(tmp) / "balances.jsonl"),

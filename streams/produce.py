@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--speedup", type=float, default=1.0,
                         help="event time runs this many times faster than the wall clock")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start", metavar="T",
+                        help="event time of the generated traffic's start (RFC 3339; default: "
+                             "so that it ends when sending ends)")
     parser.add_argument("--account-prefix", default="",
                         help="prefix of the generated account ids (tell runs apart)")
     parser.add_argument("--save", help="also write the generated events here (JSON Lines)")
@@ -207,7 +210,8 @@ def main(argv: list[str]) -> int:
         else:
             span_ms = int(args.duration * 1000 * args.speedup)
             # event time ends about when sending ends: nothing is stamped in the future
-            start_ms = int(time.time() * 1000) - span_ms + int(args.duration * 1000)
+            start_ms = (parse_rfc3339_ms(args.start) if args.start else
+                        int(time.time() * 1000) - span_ms + int(args.duration * 1000))
             count = max(1, int(args.rate * args.duration))
             records = generate_events(seed=args.seed, start_ms=start_ms, count=count,
                                       span_ms=span_ms,

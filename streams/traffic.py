@@ -90,14 +90,15 @@ def generate_account_events(*, seed: int, start_ms: int, span_ms: int,
     account, bot = bots[0]
     placed = at(0.1, 0.3)
     records += [event("order_placed", "order-1-placed", placed, account, bot,
-                      order_id=f"order-1/{account}/{bot}", amount_cents=rng.choice((10_000, 25_000)),
-                      payment_method="card"),
+                      order_id=f"order-1/{account}/{bot}",
+                      amount_cents=rng.choice((10_000, 25_000)), payment_method="card"),
                 event("order_settled", "order-1-settled", placed + at(0.05, 0.2) - start_ms,
                       account, bot, order_id=f"order-1/{account}/{bot}", status="paid")]
     account, bot = bots[min(1, len(bots) - 1)]
     granted = at(0.2, 0.5)
     records.append(event("credits_granted", "grant-1", granted, account, bot,
-                         grant_id=f"grant-1/{account}/{bot}", amount_cents=rng.randrange(1, 51) * 100,
+                         grant_id=f"grant-1/{account}/{bot}",
+                         amount_cents=rng.randrange(1, 51) * 100,
                          expires_at=granted + 30 * DAY_MS))
     account, bot = bots[-1]
     current = PLANS[(len(bots) - 1) % len(PLANS)]
