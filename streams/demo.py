@@ -187,12 +187,18 @@ def main(argv: list[str]) -> int:
     from .topics import create_topics
 
     _say("starting Kafka and ClickHouse on 127.0.0.1 (first run downloads and installs)")
-    stack.up()
+    found = stack.up()
+    # the worker, `produce` and the reads below talk to the stack just started (its ports
+    # follow BOTBILL_KAFKA_PORT etc.), unless the URLs are set explicitly
+    os.environ.setdefault("BOTBILL_KAFKA_BOOTSTRAP", found.kafka_bootstrap)
+    os.environ.setdefault("BOTBILL_CLICKHOUSE_URL", f"clickhouse://default@{found.clickhouse_host}"
+                                                    f":{found.clickhouse_port}/botbill")
     settings = WorkerSettings.from_env()
     client = connect(settings.clickhouse_url, create_database=True)
     applied = migrate(client)
     client.disconnect()
-    _say(f"ClickHouse schema: {', '.join(applied) if applied else 'up to date'}")
+    _say(f"ClickHouse {settings.clickhouse_url}, Kafka {settings.bootstrap}; schema: "
+         f"{', '.join(applied) if applied else 'up to date'}")
     create_topics()
     _say("topics ready")
     run = time.strftime("run%Y%m%d%H%M%S-")
