@@ -6,7 +6,8 @@ by ``bot_id``, after the Avro shape check (a record of the wrong shape is skippe
 line, field and reason). Rules that need more than the record's types (an order under the
 minimum, a second settlement, an unregistered bot) are the balance agent's: it refuses such
 an event to the dead letters, so it is sent as it is;
-``--rate N --duration S`` generates realistic traffic (:mod:`streams.traffic`) at about N
+``--rate N --duration S`` generates realistic traffic (:mod:`streams.traffic`: usage events,
+and the bots' registrations and a few account events sent to ``account-events``) at about N
 events per second, optionally saving what it sent (``--save``) so ``replay`` can bill the
 same events. Sending is idempotent downstream: the same events twice bill once.
 """
@@ -185,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--speedup", type=float, default=1.0,
                         help="event time runs this many times faster than the wall clock")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start", metavar="T",
+                        help="event time of the generated traffic's start (RFC 3339; default: "
+                             "so that it ends when sending ends)")
     parser.add_argument("--account-prefix", default="",
                         help="prefix of the generated account ids (tell runs apart)")
     parser.add_argument("--save", help="also write the generated events here (JSON Lines)")
@@ -206,18 +210,23 @@ def main(argv: list[str]) -> int:
         else:
             span_ms = int(args.duration * 1000 * args.speedup)
             # event time ends about when sending ends: nothing is stamped in the future
-            start_ms = int(time.time() * 1000) - span_ms + int(args.duration * 1000)
+            start_ms = (parse_rfc3339_ms(args.start) if args.start else
+                        int(time.time() * 1000) - span_ms + int(args.duration * 1000))
             count = max(1, int(args.rate * args.duration))
             records = generate_events(seed=args.seed, start_ms=start_ms, count=count,
                                       span_ms=span_ms,
                                       timeout_ms=parse_duration_ms(args.timeout),
-                                      account_prefix=args.account_prefix)
+                                      account_prefix=args.account_prefix,
+                                      account_events=True)
             save = open(args.save, "wb") if args.save else None  # noqa: SIM115
             try:
                 for record in paced(records, start_ms, args.speedup):
                     if save is not None:
                         save.write(orjson.dumps(_as_json_line(record)) + b"\n")
-                    producer.send(event_from_mapping(record))
+                    if record["type"] in ACCOUNT_EVENT_SCHEMAS:
+                        producer.send_account(record)
+                    else:
+                        producer.send(event_from_mapping(record))
             finally:
                 if save is not None:
                     save.close()
@@ -233,4 +242,5 @@ def main(argv: list[str]) -> int:
 def _as_json_line(record: dict[str, Any]) -> dict[str, Any]:
     from botbill.billing_rules.timeutil import format_ms
 
-    return {**record, "occurred_at": format_ms(record["occurred_at"])}
+    return {**record, **{name: format_ms(record[name]) for name in ("occurred_at", "expires_at")
+                         if name in record}}

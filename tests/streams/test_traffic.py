@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from botbill.billing_rules.account_events import account_event_from_mapping
 from botbill.billing_rules.events import event_from_mapping
+from botbill.schemas import ACCOUNT_EVENT_SCHEMAS
 from botbill.streams.traffic import generate_events
 from tests.streams.conftest import MINUTE, T0
 
@@ -118,3 +120,41 @@ def test_the_account_prefix_tells_runs_apart(make_traffic: Callable[..., Records
 def test_about_count_events_fall_inside_the_window(
         count: int, span_ms: int, make_traffic: Callable[..., Records]) -> None:
     assert len(make_traffic(count=count, span_ms=span_ms)) >= count / 2
+
+
+def test_account_events_leave_the_usage_traffic_as_it_was(
+        make_traffic: Callable[..., Records]) -> None:
+    with_accounts = make_traffic(account_events=True)
+    usage = [r for r in with_accounts if r["type"] not in ACCOUNT_EVENT_SCHEMAS]
+    assert usage == make_traffic()
+    assert make_traffic(account_events=True) == with_accounts
+
+
+def test_every_bot_is_registered_first_on_a_mix_of_plans(
+        make_traffic: Callable[..., Records]) -> None:
+    traffic = make_traffic(account_events=True, account_prefix="run7-")
+    bots = {(r["account_id"], r["bot_id"]) for r in traffic}
+    registered = [r for r in traffic if r["type"] == "bot_registered"]
+    assert sorted((r["account_id"], r["bot_id"]) for r in registered) == sorted(bots)
+    assert {r["plan_id"] for r in registered} == {"standard", "essential", "advanced", "trial"}
+    first_seen: dict[tuple[str, str], str] = {}
+    for record in traffic:
+        first_seen.setdefault((record["account_id"], record["bot_id"]), record["type"])
+    assert set(first_seen.values()) == {"bot_registered"}
+
+
+def test_the_account_events_are_valid_and_in_the_window(
+        make_traffic: Callable[..., Records]) -> None:
+    traffic = make_traffic(account_events=True)
+    accounts = [r for r in traffic if r["type"] in ACCOUNT_EVENT_SCHEMAS]
+    kinds = Counter(r["type"] for r in accounts)
+    assert kinds["order_placed"] == kinds["order_settled"] == kinds["credits_granted"] == 1
+    assert kinds["plan_change_requested"] == 1
+    assert len({r["event_id"] for r in accounts}) == len(accounts)
+    for record in accounts:
+        account_event_from_mapping(record)  # raises on a bad one
+        assert T0 <= record["occurred_at"] < T0 + 6 * HOUR
+    placed, settled = (next(r for r in accounts if r["type"] == kind)
+                       for kind in ("order_placed", "order_settled"))
+    assert settled["order_id"] == placed["order_id"] and settled["status"] == "paid"
+    assert placed["occurred_at"] < settled["occurred_at"]
