@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .events import event_time
 from .exceptions import InvalidEvent
-from .timeutil import MAX_EVENT_MS, MIN_EVENT_MS, format_ms, in_event_range, parse_rfc3339_ms
 
 __all__ = [
     "ACCOUNT_EVENT_TYPES",
@@ -208,21 +208,7 @@ class _Checker:
         return value
 
     def time(self, field: str) -> int:
-        """An RFC 3339 time (or epoch ms), within the event-time bounds of every event."""
-        value = self.record.get(field)
-        if isinstance(value, str):
-            try:
-                at = parse_rfc3339_ms(value)
-            except ValueError as error:
-                raise InvalidEvent(f"field {field!r}: {error}", self.name) from None
-        elif isinstance(value, int) and not isinstance(value, bool):
-            at = value
-        else:
-            raise self._fail(field, "an RFC 3339 time")
-        if not in_event_range(at):
-            raise InvalidEvent(f"field {field!r} must be between {format_ms(MIN_EVENT_MS)} and "
-                               f"{format_ms(MAX_EVENT_MS)}, got {value!r}", self.name)
-        return at
+        return event_time(self.record.get(field), self.name, field)
 
     def cents(self, field: str, minimum: int) -> int:
         """An integer amount; rule minimums (an order's 10 000) are the engine's to check."""

@@ -27,6 +27,7 @@ __all__ = [
     "ConversationTurn",
     "Event",
     "event_from_mapping",
+    "event_time",
     "event_to_mapping",
     "unchecked_alert",
     "unchecked_handoff",
@@ -306,7 +307,7 @@ def _checked_event(record: Mapping[str, Any], kind: Any) -> Event:
         if not isinstance(value, str) or not value:
             raise InvalidEvent(f"field {field!r} must be a non-empty string, got {value!r}", name)
         values[field] = value
-    values["occurred_at"] = _occurred_at(record.get("occurred_at"), name)
+    values["occurred_at"] = event_time(record.get("occurred_at"), name)
     is_test = record.get("is_test", False)
     if is_test is None:
         is_test = False
@@ -330,20 +331,22 @@ def _checked_event(record: Mapping[str, Any], kind: Any) -> Event:
     return AlertDelivered(**values)
 
 
-def _occurred_at(value: Any, name: str) -> int:
+def event_time(value: Any, name: str, field: str = "occurred_at") -> int:
+    """An event's time field (an RFC 3339 string or epoch ms) within the bounds every event
+    time has (years 2000 to 2200); :class:`InvalidEvent` names the record and the field.
+    The one check of a time, for usage and account events alike."""
     if isinstance(value, str):
         try:
             at = parse_rfc3339_ms(value)
         except ValueError as error:
-            raise InvalidEvent(f"field 'occurred_at': {error}", name) from None
+            raise InvalidEvent(f"field {field!r}: {error}", name) from None
     elif isinstance(value, int) and not isinstance(value, bool):
         at = value
     else:
-        raise InvalidEvent(f"field 'occurred_at' must be an RFC 3339 time, got {value!r}",
-                           name)
+        raise InvalidEvent(f"field {field!r} must be an RFC 3339 time, got {value!r}", name)
     if not in_event_range(at):
         raise InvalidEvent(
-            f"field 'occurred_at' must be between {format_ms(MIN_EVENT_MS)} and "
+            f"field {field!r} must be between {format_ms(MIN_EVENT_MS)} and "
             f"{format_ms(MAX_EVENT_MS)} (years 2000 to 2200), got {value!r}", name)
     return at
 
